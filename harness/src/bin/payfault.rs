@@ -1,0 +1,178 @@
+//! The `payfault` command line: a thin layer over the library.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use payfault::wire;
+
+/// Deterministic fault-injection harness for card payments.
+///
+/// payfault runs a POS terminal, a payment switch and a bank together on a
+/// simulated network, breaks things on purpose, and proves that no money was
+/// lost or moved twice.
+#[derive(Debug, Parser)]
+#[command(name = "payfault", version, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  payfault run                      run every scenario under scenarios/\n  payfault wire decode --hex < msg.hex\n  echo '{\"t\":\"0800\",\"7\":\"1122093000\",\"11\":\"000001\",\"70\":\"301\"}' | payfault wire encode --hex"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenario files (default: every *.toml under scenarios/).
+    Run {
+        /// Scenario files or folders.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+    /// Encode and decode ISO 8583 messages (pyiso8583's default layout).
+    #[command(subcommand)]
+    Wire(WireCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WireCommand {
+    /// Read one raw message on stdin, print its fields as one JSON object.
+    #[command(after_help = "Example:\n  printf '%s' 08002220000000000000... | payfault wire decode --hex")]
+    Decode {
+        /// Read hex text instead of raw bytes (whitespace is ignored).
+        #[arg(long)]
+        hex: bool,
+        /// The input is a frame with a 2-byte length header.
+        #[arg(long)]
+        framed: bool,
+    },
+    /// Read one JSON object on stdin, write the encoded message on stdout.
+    #[command(
+        after_help = "Example:\n  echo '{\"t\":\"0800\",\"7\":\"1122093000\",\"11\":\"000001\",\"70\":\"301\"}' | payfault wire encode --hex"
+    )]
+    Encode {
+        /// Write uppercase hex text instead of raw bytes.
+        #[arg(long)]
+        hex: bool,
+        /// Prefix the message with its 2-byte length header.
+        #[arg(long)]
+        framed: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { paths } => run(&paths),
+        Command::Wire(WireCommand::Decode { hex, framed }) => wire_decode(hex, framed),
+        Command::Wire(WireCommand::Encode { hex, framed }) => wire_encode(hex, framed),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(paths: &[PathBuf]) -> Result<ExitCode> {
+    let mut found = Vec::new();
+    for path in paths {
+        if !path.exists() {
+            bail!("{} does not exist", path.display());
+        }
+        collect_scenarios(path, &mut found)?;
+    }
+    found.sort();
+    if found.is_empty() {
+        println!(
+            "no scenarios found under {}; nothing to run",
+            display_paths(paths)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    bail!(
+        "found {} scenario files, but this build cannot run scenarios yet",
+        found.len()
+    )
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn collect_scenarios(path: &std::path::Path, found: &mut Vec<PathBuf>) -> Result<()> {
+    if path.is_file() {
+        found.push(path.to_path_buf());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+        let entry_path = entry?.path();
+        if entry_path.is_dir() {
+            collect_scenarios(&entry_path, found)?;
+        } else if entry_path.extension().is_some_and(|ext| ext == "toml") {
+            found.push(entry_path);
+        }
+    }
+    Ok(())
+}
+
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut input)
+        .context("reading standard input")?;
+    Ok(input)
+}
+
+fn wire_decode(hex_input: bool, framed: bool) -> Result<ExitCode> {
+    let input = read_stdin()?;
+    let mut bytes = if hex_input {
+        let text: String = String::from_utf8_lossy(&input).split_whitespace().collect();
+        hex::decode(&text).context("the input is not hex (use --hex only for hex text)")?
+    } else {
+        input
+    };
+    if framed {
+        let mut reader = wire::FrameReader::new();
+        reader.push(&bytes);
+        bytes = match reader.next_frame()? {
+            Some(frame) => frame,
+            None => {
+                reader.finish()?;
+                bail!("no frame in the input");
+            }
+        };
+        if reader.buffered() > 0 {
+            bail!("{} bytes after the first frame", reader.buffered());
+        }
+    }
+    let message = wire::decode(&bytes)?;
+    let json = serde_json::Value::Object(wire::json::to_json(&message));
+    println!("{json}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn wire_encode(hex_output: bool, framed: bool) -> Result<ExitCode> {
+    let input = read_stdin()?;
+    let value: serde_json::Value = serde_json::from_slice(&input).context("the input is not JSON")?;
+    let message = wire::json::from_json(&value)?;
+    let mut bytes = wire::encode(&message)?;
+    if framed {
+        bytes = wire::encode_frame(&bytes)?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if hex_output {
+        writeln!(stdout, "{}", hex::encode_upper(&bytes))?;
+    } else {
+        stdout.write_all(&bytes)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,110 @@
+//! `payfault wire decode` / `encode` and `payfault run` as a user calls them.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn payfault(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("payfault starts");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn first_protocol_vector() -> Value {
+    let vectors: Value = serde_json::from_str(include_str!("vectors/pyiso8583.json")).unwrap();
+    vectors["valid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|vector| vector["fields"]["t"] == "0200" && vector["fields"].get("64").is_some())
+        .expect("a signed 0200 vector")
+        .clone()
+}
+
+#[test]
+fn decode_hex_prints_pyiso8583_fields_and_encode_reproduces_the_bytes() {
+    let vector = first_protocol_vector();
+    let hex_text = vector["hex"].as_str().unwrap();
+    let decoded = payfault(&["wire", "decode", "--hex"], hex_text.as_bytes());
+    assert!(
+        decoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(printed, vector["fields"]);
+    let text = String::from_utf8(decoded.stdout.clone()).unwrap();
+    assert!(text.starts_with("{\"t\":\"0200\""), "MTI first: {text}");
+
+    let encoded = payfault(&["wire", "encode", "--hex"], &decoded.stdout);
+    assert!(
+        encoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encoded.stderr)
+    );
+    assert_eq!(String::from_utf8(encoded.stdout).unwrap().trim(), hex_text);
+
+    let raw = payfault(&["wire", "encode"], &decoded.stdout);
+    assert_eq!(raw.stdout, hex::decode(hex_text).unwrap());
+    let back = payfault(&["wire", "decode"], &raw.stdout);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&back.stdout).unwrap(),
+        vector["fields"]
+    );
+}
+
+#[test]
+fn framed_round_trip() {
+    let input = br#"{"t":"0800","7":"1122093000","11":"000001","70":"301"}"#;
+    let framed = payfault(&["wire", "encode", "--framed"], input);
+    assert!(framed.status.success());
+    assert_eq!(
+        usize::from(u16::from_be_bytes([framed.stdout[0], framed.stdout[1]])),
+        framed.stdout.len() - 2
+    );
+    let decoded = payfault(&["wire", "decode", "--framed"], &framed.stdout);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&decoded.stdout).unwrap(),
+        serde_json::from_slice::<Value>(input).unwrap()
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_exit_code_2() {
+    let cases: [(&[&str], &[u8], &str); 5] = [
+        (&["wire", "decode", "--hex"], b"0200ZZ", "not hex"),
+        (&["wire", "decode", "--hex"], b"30324130", "MTI"),
+        (
+            &["wire", "decode", "--hex"],
+            b"303230304000000000000000313233",
+            "DE2",
+        ),
+        (&["wire", "encode"], br#"{"t":"0200","4":"12"}"#, "DE4"),
+        (&["wire", "encode"], br#"{"t":"0200","65":"00"}"#, "\"65\""),
+    ];
+    for (args, stdin, needle) in cases {
+        let output = payfault(args, stdin);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr:?} lacks {needle:?}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn run_on_an_empty_folder_says_so_and_passes() {
+    let dir = std::env::temp_dir().join(format!("payfault-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = payfault(&["run", dir.to_str().unwrap()], b"");
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("no scenarios"));
+    let missing = payfault(&["run", "/nonexistent/payfault"], b"");
+    assert_eq!(missing.status.code(), Some(2));
+}
