@@ -9,6 +9,7 @@
 //! → check → report. This crate grows one folder per concern:
 //!
 //! - [`wire`]: the ISO 8583 dialect: codec, framing, MAC, typed messages.
+//! - [`node`]: terminal, switch and bank as sans-IO state machines.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};
@@ -21,4 +22,5 @@
 
 #![warn(missing_docs)]
 
+pub mod node;
 pub mod wire;

@@ -78,7 +78,7 @@ fn original() -> OriginalData {
     OriginalData {
         mti: Mti::parse("0200").unwrap(),
         stan: Stan::new(7).unwrap(),
-        transmitted: TransmissionTime::from_wire("1121180000").unwrap(),
+        local_date_time: TransmissionTime::from_wire("1121180000").unwrap(),
         acquirer: InstitutionId::new("12345").unwrap(),
     }
 }

@@ -46,28 +46,39 @@ impl FieldError {
 }
 
 /// DE90, original data elements (n42): how a refund, void or reversal names
-/// its original. Original MTI, STAN, DE7, acquiring and forwarding
-/// institution ids (both zero-padded to 11 digits).
+/// its original. Original MTI, STAN, date and time, acquiring and forwarding
+/// institution ids (both zero-padded to 11 digits). The date-and-time slot
+/// carries the original's local date and time (DE13 + DE12), so the
+/// receiver can rebuild the original's key (DE41, DE13, DE11).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OriginalData {
     /// MTI of the original request.
     pub mti: Mti,
     /// STAN of the original.
     pub stan: Stan,
-    /// Transmission time of the original.
-    pub transmitted: TransmissionTime,
+    /// The original's local date and time (DE13 + DE12, MMDDhhmmss).
+    pub local_date_time: TransmissionTime,
     /// Acquiring institution of the original.
     pub acquirer: InstitutionId,
 }
 
 impl OriginalData {
+    /// The key of the original, given the terminal of the message naming it.
+    pub fn key(&self, terminal: &TerminalId) -> TransactionKey {
+        TransactionKey {
+            terminal: terminal.clone(),
+            local_date: self.local_date_time.date,
+            stan: self.stan,
+        }
+    }
+
     /// The 42-digit wire form (forwarding institution zero-filled).
     pub fn to_wire(&self) -> String {
         format!(
             "{}{}{}{:0>11}{:011}",
             self.mti,
             self.stan.to_wire(),
-            self.transmitted.to_wire(),
+            self.local_date_time.to_wire(),
             self.acquirer.as_str(),
             0
         )
@@ -87,7 +98,7 @@ impl OriginalData {
         Ok(OriginalData {
             mti: Mti::parse(&text[..4]).ok_or_else(|| bad("bad MTI"))?,
             stan: Stan::from_wire(&text[4..10])?,
-            transmitted: TransmissionTime::from_wire(&text[10..20])?,
+            local_date_time: TransmissionTime::from_wire(&text[10..20])?,
             acquirer: InstitutionId::new(if acquirer.is_empty() { "0" } else { acquirer })?,
         })
     }
