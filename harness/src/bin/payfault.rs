@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use payfault::node::Bug;
 use payfault::wire;
 
 /// Deterministic fault-injection harness for card payments.
@@ -34,6 +35,12 @@ enum Command {
     /// Encode and decode ISO 8583 messages (pyiso8583's default layout).
     #[command(subcommand)]
     Wire(WireCommand),
+    /// List the planted bugs that `--bug NAME` can switch on.
+    Bugs {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +75,7 @@ fn main() -> ExitCode {
         Command::Run { paths } => run(&paths),
         Command::Wire(WireCommand::Decode { hex, framed }) => wire_decode(hex, framed),
         Command::Wire(WireCommand::Encode { hex, framed }) => wire_encode(hex, framed),
+        Command::Bugs { json } => list_bugs(json),
     };
     match result {
         Ok(code) => code,
@@ -122,6 +130,32 @@ fn collect_scenarios(path: &std::path::Path, found: &mut Vec<PathBuf>) -> Result
         }
     }
     Ok(())
+}
+
+fn list_bugs(json: bool) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    if !json {
+        writeln!(stdout, "{:<30} {:<8} WHAT GOES WRONG", "BUG", "INCIDENT")?;
+    }
+    for bug in Bug::ALL {
+        if json {
+            let line = serde_json::json!({
+                "name": bug.name(),
+                "incident": bug.incident().to_string(),
+                "summary": bug.summary(),
+            });
+            writeln!(stdout, "{line}")?;
+        } else {
+            writeln!(
+                stdout,
+                "{:<30} {:<8} {}",
+                bug.name(),
+                bug.incident(),
+                bug.summary()
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_stdin() -> Result<Vec<u8>> {

@@ -1,4 +1,5 @@
-//! `payfault wire decode` / `encode` and `payfault run` as a user calls them.
+//! The `payfault` command line as a user calls it: `wire decode` / `encode`,
+//! `run`, `bugs`.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -107,4 +108,28 @@ fn run_on_an_empty_folder_says_so_and_passes() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("no scenarios"));
     let missing = payfault(&["run", "/nonexistent/payfault"], b"");
     assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn bugs_lists_the_whole_catalogue_with_incident_classes() {
+    let output = payfault(&["bugs"], b"");
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    for bug in payfault::node::Bug::ALL {
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(bug.name()))
+            .expect(bug.name());
+        assert!(line.contains(bug.summary()), "{line}");
+    }
+    let json = payfault(&["bugs", "--json"], b"");
+    let lines: Vec<Value> = String::from_utf8(json.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), payfault::node::Bug::ALL.len());
+    assert!(lines
+        .iter()
+        .all(|line| ["A", "B", "C", "D", "E"].contains(&line["incident"].as_str().unwrap())));
 }
