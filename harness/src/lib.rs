@@ -10,6 +10,7 @@
 //!
 //! - [`wire`]: the ISO 8583 dialect: codec, framing, MAC, typed messages.
 //! - [`node`]: terminal, switch and bank as sans-IO state machines.
+//! - [`sim`]: the simulated world: drivers, fault proxy, crashes, trace.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};
@@ -23,4 +24,5 @@
 #![warn(missing_docs)]
 
 pub mod node;
+pub mod sim;
 pub mod wire;

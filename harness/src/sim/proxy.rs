@@ -1,0 +1,345 @@
+//! The fault proxy: a host on every link that speaks the framing and can
+//! drop, duplicate, delay (and so reorder) or corrupt single messages.
+//!
+//! [`FaultProxy`] decides per message with no IO, from the link's
+//! [`LinkFaults`] and a seeded RNG; [`run_proxy`] carries the decisions out
+//! over TCP. In live mode the same code runs as a real TCP proxy.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::faults::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
+use super::trace::{describe_message, EventKind};
+use crate::wire::types::ProcessingCode;
+
+/// One delivery the proxy decided on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Deliver after this many simulated milliseconds.
+    pub delay_ms: u64,
+    /// The message bytes (possibly corrupted).
+    pub bytes: Vec<u8>,
+}
+
+/// The decision logic of one link's proxy.
+#[derive(Debug)]
+pub struct FaultProxy {
+    link: String,
+    faults: LinkFaults,
+    matched: Vec<u32>,
+    rng: ChaCha8Rng,
+    enabled: bool,
+}
+
+const PPM: u32 = 1_000_000;
+
+/// The fields a rule can select on, read from the raw message.
+struct Selectors {
+    mti: Option<u16>,
+    processing: Option<ProcessingCode>,
+    stan: Option<u32>,
+}
+
+fn selectors(bytes: &[u8]) -> Selectors {
+    match crate::wire::decode(bytes) {
+        Ok(message) => Selectors {
+            mti: Some(message.mti.value()),
+            processing: message
+                .text(3)
+                .and_then(|code| ProcessingCode::from_wire(code).ok()),
+            stan: message.text(11).and_then(|stan| stan.parse().ok()),
+        },
+        Err(_) => Selectors {
+            mti: None,
+            processing: None,
+            stan: None,
+        },
+    }
+}
+
+fn filter_matches(matching: &MessageMatch, direction: Direction, selectors: &Selectors) -> bool {
+    matching.direction.is_none_or(|wanted| wanted == direction)
+        && matching.mti.is_none_or(|wanted| selectors.mti == Some(wanted))
+        && matching
+            .processing
+            .is_none_or(|wanted| selectors.processing == Some(wanted))
+        && matching.stan.is_none_or(|wanted| selectors.stan == Some(wanted))
+}
+
+fn in_window(rule: &MessageRule, now_ms: u64) -> bool {
+    rule.from_ms.is_none_or(|from| now_ms >= from) && rule.until_ms.is_none_or(|until| now_ms < until)
+}
+
+impl FaultProxy {
+    /// A proxy for `link` with its faults and its own seed.
+    pub fn new(link: impl Into<String>, faults: LinkFaults, seed: u64) -> FaultProxy {
+        let matched = vec![0; faults.rules.len()];
+        FaultProxy {
+            link: link.into(),
+            faults,
+            matched,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            enabled: true,
+        }
+    }
+
+    /// The link's name, e.g. `TERM0001>switch`.
+    pub fn link(&self) -> &str {
+        &self.link
+    }
+
+    /// Switch all faults off (the heal phase) or on again.
+    pub fn set_enabled(&mut self, enabled: bool) {
+        self.enabled = enabled;
+    }
+
+    /// Decide what happens to one message; the trace events say what was
+    /// done to it (none when it passes untouched).
+    pub fn on_message(
+        &mut self,
+        direction: Direction,
+        bytes: Vec<u8>,
+        now_ms: u64,
+    ) -> (Vec<Delivery>, Vec<EventKind>) {
+        if !self.enabled {
+            return (vec![Delivery { delay_ms: 0, bytes }], Vec::new());
+        }
+        let selectors = selectors(&bytes);
+        let mut fired = None;
+        for (index, rule) in self.faults.rules.iter().enumerate() {
+            if !in_window(rule, now_ms) || !filter_matches(&rule.matching, direction, &selectors) {
+                continue;
+            }
+            self.matched[index] += 1;
+            let nth_ok = rule.matching.nth.is_none_or(|nth| nth == self.matched[index]);
+            if nth_ok && fired.is_none() {
+                fired = Some(rule.action.clone());
+            }
+        }
+        let action = match fired {
+            Some(action) => Some(action),
+            None => self.random_action(),
+        };
+        match action {
+            Some(action) => self.apply(action, bytes),
+            None => (vec![Delivery { delay_ms: 0, bytes }], Vec::new()),
+        }
+    }
+
+    fn chance(&mut self, ppm: u32) -> bool {
+        ppm > 0 && self.rng.random_range(0..PPM) < ppm
+    }
+
+    fn random_action(&mut self) -> Option<MessageAction> {
+        let random = self.faults.random;
+        if !random.is_active() {
+            return None;
+        }
+        if self.chance(random.drop_ppm) {
+            return Some(MessageAction::Drop);
+        }
+        if self.chance(random.duplicate_ppm) {
+            return Some(MessageAction::Duplicate { copies: 1 });
+        }
+        if self.chance(random.delay_ppm) {
+            let delay_ms = self.rng.random_range(1..=random.delay_ms_max.max(1));
+            return Some(MessageAction::Delay { delay_ms });
+        }
+        if self.chance(random.corrupt_ppm) {
+            return Some(MessageAction::Corrupt { offset: None });
+        }
+        None
+    }
+
+    fn apply(&mut self, action: MessageAction, mut bytes: Vec<u8>) -> (Vec<Delivery>, Vec<EventKind>) {
+        let link = self.link.clone();
+        let message = describe_message(&bytes);
+        match action {
+            MessageAction::Drop => (Vec::new(), vec![EventKind::Dropped { link, message }]),
+            MessageAction::Duplicate { copies } => {
+                let deliveries = (0..=copies)
+                    .map(|_| Delivery {
+                        delay_ms: 0,
+                        bytes: bytes.clone(),
+                    })
+                    .collect();
+                (
+                    deliveries,
+                    vec![EventKind::Duplicated {
+                        link,
+                        message,
+                        copies,
+                    }],
+                )
+            }
+            MessageAction::Delay { delay_ms } => (
+                vec![Delivery { delay_ms, bytes }],
+                vec![EventKind::Delayed {
+                    link,
+                    message,
+                    delay_ms,
+                }],
+            ),
+            MessageAction::Corrupt { offset } => {
+                if bytes.is_empty() {
+                    return (Vec::new(), vec![EventKind::Dropped { link, message }]);
+                }
+                let offset = offset
+                    .unwrap_or_else(|| self.rng.random_range(0..bytes.len()))
+                    .min(bytes.len() - 1);
+                let flip = self.rng.random_range(1..=255u8);
+                bytes[offset] ^= flip;
+                (
+                    vec![Delivery { delay_ms: 0, bytes }],
+                    vec![EventKind::Corrupted {
+                        link,
+                        message,
+                        offset,
+                    }],
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::faults::RandomMessageFaults;
+    use crate::wire::{encode, Message, Mti};
+
+    fn message(mti: &str, stan: &str) -> Vec<u8> {
+        let mut message = Message::new(Mti::parse(mti).unwrap());
+        message.set_text(3, "000000").set_text(11, stan);
+        encode(&message).unwrap()
+    }
+
+    fn rule(matching: MessageMatch, action: MessageAction) -> MessageRule {
+        MessageRule {
+            matching,
+            action,
+            from_ms: None,
+            until_ms: None,
+        }
+    }
+
+    #[test]
+    fn nth_rule_fires_only_on_the_nth_match() {
+        let faults = LinkFaults {
+            rules: vec![rule(
+                MessageMatch {
+                    mti: Some(210),
+                    nth: Some(2),
+                    ..MessageMatch::default()
+                },
+                MessageAction::Drop,
+            )],
+            ..LinkFaults::default()
+        };
+        let mut proxy = FaultProxy::new("t>s", faults, 1);
+        let outcomes: Vec<usize> = ["0200", "0210", "0200", "0210", "0210"]
+            .iter()
+            .map(|mti| {
+                proxy
+                    .on_message(Direction::Response, message(mti, "000001"), 0)
+                    .0
+                    .len()
+            })
+            .collect();
+        assert_eq!(outcomes, vec![1, 1, 1, 0, 1]);
+    }
+
+    #[test]
+    fn selectors_and_windows_restrict_rules() {
+        let faults = LinkFaults {
+            rules: vec![MessageRule {
+                matching: MessageMatch {
+                    direction: Some(Direction::Request),
+                    stan: Some(7),
+                    ..MessageMatch::default()
+                },
+                action: MessageAction::Duplicate { copies: 2 },
+                from_ms: Some(100),
+                until_ms: Some(200),
+            }],
+            ..LinkFaults::default()
+        };
+        let mut proxy = FaultProxy::new("t>s", faults, 1);
+        let count = |proxy: &mut FaultProxy, direction, stan, now| {
+            proxy.on_message(direction, message("0200", stan), now).0.len()
+        };
+        assert_eq!(count(&mut proxy, Direction::Request, "000007", 50), 1);
+        assert_eq!(count(&mut proxy, Direction::Request, "000007", 150), 3);
+        assert_eq!(count(&mut proxy, Direction::Response, "000007", 150), 1);
+        assert_eq!(count(&mut proxy, Direction::Request, "000008", 150), 1);
+        assert_eq!(count(&mut proxy, Direction::Request, "000007", 200), 1);
+    }
+
+    #[test]
+    fn corruption_changes_exactly_one_byte_and_delay_is_reported() {
+        let faults = LinkFaults {
+            rules: vec![
+                rule(
+                    MessageMatch {
+                        mti: Some(200),
+                        ..MessageMatch::default()
+                    },
+                    MessageAction::Corrupt { offset: Some(5) },
+                ),
+                rule(
+                    MessageMatch {
+                        mti: Some(210),
+                        ..MessageMatch::default()
+                    },
+                    MessageAction::Delay { delay_ms: 250 },
+                ),
+            ],
+            ..LinkFaults::default()
+        };
+        let mut proxy = FaultProxy::new("t>s", faults, 3);
+        let original = message("0200", "000001");
+        let (deliveries, events) = proxy.on_message(Direction::Request, original.clone(), 0);
+        let changed: Vec<usize> = (0..original.len())
+            .filter(|i| deliveries[0].bytes[*i] != original[*i])
+            .collect();
+        assert_eq!(changed, vec![5]);
+        assert!(matches!(events[0], EventKind::Corrupted { offset: 5, .. }));
+        let (deliveries, _) = proxy.on_message(Direction::Response, message("0210", "000001"), 0);
+        assert_eq!(deliveries[0].delay_ms, 250);
+    }
+
+    #[test]
+    fn random_faults_follow_the_seed_and_disable_in_heal() {
+        let random = RandomMessageFaults {
+            drop_ppm: 300_000,
+            duplicate_ppm: 200_000,
+            ..RandomMessageFaults::default()
+        };
+        let faults = LinkFaults {
+            rules: Vec::new(),
+            random,
+        };
+        let run = |seed| {
+            let mut proxy = FaultProxy::new("t>s", faults.clone(), seed);
+            (0..200)
+                .map(|_| {
+                    proxy
+                        .on_message(Direction::Request, message("0200", "000001"), 0)
+                        .0
+                        .len()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(9), run(9));
+        assert_ne!(run(9), run(10));
+        let drops = run(9).iter().filter(|n| **n == 0).count();
+        assert!((30..=90).contains(&drops), "{drops} drops of 200 at 30%");
+        let mut proxy = FaultProxy::new("t>s", faults, 9);
+        proxy.set_enabled(false);
+        assert!((0..100).all(|_| proxy
+            .on_message(Direction::Request, message("0200", "000001"), 0)
+            .0
+            .len()
+            == 1));
+    }
+}
