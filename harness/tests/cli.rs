@@ -119,7 +119,7 @@ fn bugs_lists_the_whole_catalogue_with_incident_classes() {
         let line = text
             .lines()
             .find(|line| line.starts_with(bug.name()))
-            .expect(bug.name());
+            .unwrap_or_else(|| panic!("{} missing", bug.name()));
         assert!(line.contains(bug.summary()), "{line}");
     }
     let json = payfault(&["bugs", "--json"], b"");

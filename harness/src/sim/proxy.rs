@@ -343,3 +343,118 @@ mod tests {
             == 1));
     }
 }
+
+/// Run a link's proxy on the current host: accept connections on
+/// `listen_port`, connect each to `server_address`, and pass frames both
+/// ways through `proxy`'s decisions.
+pub async fn run_proxy(
+    listen_port: u16,
+    server_address: String,
+    proxy: std::rc::Rc<std::cell::RefCell<FaultProxy>>,
+    shared: std::rc::Rc<super::driver::Shared>,
+    host: String,
+) -> turmoil::Result {
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", listen_port)).await?;
+    loop {
+        let (client, _) = listener.accept().await?;
+        let Ok(server) = turmoil::net::TcpStream::connect(server_address.as_str()).await else {
+            drop(client);
+            continue;
+        };
+        let (client_read, client_write) = client.into_split();
+        let (server_read, server_write) = server.into_split();
+        let context = PumpContext {
+            proxy: proxy.clone(),
+            shared: shared.clone(),
+            host: host.clone(),
+        };
+        tokio::task::spawn_local(pump(
+            client_read,
+            server_write,
+            Direction::Request,
+            context.clone(),
+        ));
+        tokio::task::spawn_local(pump(server_read, client_write, Direction::Response, context));
+    }
+}
+
+#[derive(Clone)]
+struct PumpContext {
+    proxy: std::rc::Rc<std::cell::RefCell<FaultProxy>>,
+    shared: std::rc::Rc<super::driver::Shared>,
+    host: String,
+}
+
+fn sim_now_ms() -> u64 {
+    turmoil::sim_elapsed()
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Read frames from `source`, decide, and deliver to `sink` in order of
+/// delivery time (a delayed frame is overtaken by later ones).
+async fn pump(
+    mut source: turmoil::net::tcp::OwnedReadHalf,
+    mut sink: turmoil::net::tcp::OwnedWriteHalf,
+    direction: Direction,
+    context: PumpContext,
+) {
+    use std::collections::BTreeMap;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut frames = crate::wire::FrameReader::new();
+    let mut buffer = vec![0u8; 4096];
+    let mut scheduled: BTreeMap<(u64, u64), Vec<u8>> = BTreeMap::new();
+    let mut sequence = 0u64;
+    loop {
+        let next_due = scheduled.keys().next().map(|(at, _)| *at);
+        let wait = async {
+            match next_due {
+                Some(at) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(at.saturating_sub(sim_now_ms())))
+                        .await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = wait => {
+                let now = sim_now_ms();
+                while let Some(entry) = scheduled.first_entry() {
+                    if entry.key().0 > now {
+                        break;
+                    }
+                    let bytes = entry.remove();
+                    let Ok(frame) = crate::wire::encode_frame(&bytes) else { continue };
+                    if sink.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            read = source.read(&mut buffer) => {
+                let count = match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(count) => count,
+                };
+                frames.push(&buffer[..count]);
+                loop {
+                    let frame = match frames.next_frame() {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => break,
+                        Err(_) => return,
+                    };
+                    let now = sim_now_ms();
+                    let (deliveries, events) = context.proxy.borrow_mut().on_message(direction, frame, now);
+                    for kind in events {
+                        context.shared.trace.borrow_mut().push(super::trace::Event { at_ms: now, host: context.host.clone(), kind });
+                    }
+                    for delivery in deliveries {
+                        sequence += 1;
+                        scheduled.insert((now + delivery.delay_ms, sequence), delivery.bytes);
+                    }
+                }
+            }
+        }
+    }
+}

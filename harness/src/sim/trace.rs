@@ -242,42 +242,6 @@ impl fmt::Display for Event {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(at_ms: u64, change: &str) -> Event {
-        Event {
-            at_ms,
-            host: "world".into(),
-            kind: EventKind::Network {
-                change: change.into(),
-            },
-        }
-    }
-
-    #[test]
-    fn hash_depends_on_every_event_and_its_order() {
-        let mut a = Trace::new(true);
-        let mut b = Trace::new(false);
-        for trace in [&mut a, &mut b] {
-            trace.push(event(1, "partition"));
-            trace.push(event(2, "repair"));
-        }
-        assert_eq!(a.hash(), b.hash());
-        assert_eq!(a.len(), 2);
-        assert!(b.events().is_empty());
-        let mut swapped = Trace::new(true);
-        swapped.push(event(2, "repair"));
-        swapped.push(event(1, "partition"));
-        assert_ne!(a.hash(), swapped.hash());
-        let mut other = Trace::new(true);
-        other.push(event(1, "partition"));
-        other.push(event(3, "repair"));
-        assert_ne!(a.hash(), other.hash());
-    }
-}
-
 /// A one-line description of an encoded message for the trace, e.g.
 /// `0200 sale STAN 000042 12.50 EUR` or `0210 STAN 000042 rc 00`.
 pub fn describe_message(bytes: &[u8]) -> String {
@@ -314,4 +278,40 @@ pub fn describe_message(bytes: &[u8]) -> String {
         text.push_str(&format!(" rc {code}"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(at_ms: u64, change: &str) -> Event {
+        Event {
+            at_ms,
+            host: "world".into(),
+            kind: EventKind::Network {
+                change: change.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn hash_depends_on_every_event_and_its_order() {
+        let mut a = Trace::new(true);
+        let mut b = Trace::new(false);
+        for trace in [&mut a, &mut b] {
+            trace.push(event(1, "partition"));
+            trace.push(event(2, "repair"));
+        }
+        assert_eq!(a.hash(), b.hash());
+        assert_eq!(a.len(), 2);
+        assert!(b.events().is_empty());
+        let mut swapped = Trace::new(true);
+        swapped.push(event(2, "repair"));
+        swapped.push(event(1, "partition"));
+        assert_ne!(a.hash(), swapped.hash());
+        let mut other = Trace::new(true);
+        other.push(event(1, "partition"));
+        other.push(event(3, "repair"));
+        assert_ne!(a.hash(), other.hash());
+    }
 }

@@ -1,0 +1,288 @@
+//! The run loop around turmoil's `Sim`: host registration, scheduled
+//! actions, crashes requested at crash points, the heal phase and the quiet
+//! period.
+//!
+//! Phases: faults (the workload runs and things break), heal (faults off,
+//! partitions repaired, crashed hosts restarted), quiet (run until nothing
+//! happens for a while, bounded by a time limit, which is reported and never
+//! a hang).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::driver::{run_host, HostSpec, Shared};
+use super::faults::LinkFaults;
+use super::proxy::{run_proxy, FaultProxy};
+use super::trace::{Event, EventKind};
+use crate::node::StateMachine;
+
+/// Simulated seconds since the UNIX epoch at which every run starts, so
+/// nothing depends on the wall clock.
+pub const EPOCH_SECONDS: u64 = 1_795_338_000;
+
+/// Something the runner does at a simulated time.
+pub enum Action {
+    /// Cut both directions (or one, `from` to `to`) between two hosts.
+    Partition {
+        /// One side.
+        from: String,
+        /// Other side.
+        to: String,
+        /// Only `from` → `to`.
+        oneway: bool,
+    },
+    /// Repair a partition.
+    Repair {
+        /// One side.
+        from: String,
+        /// Other side.
+        to: String,
+    },
+    /// Crash a host (it stays down until restarted or healed).
+    Crash {
+        /// The host.
+        host: String,
+    },
+    /// Restart a crashed host.
+    Restart {
+        /// The host.
+        host: String,
+    },
+    /// Anything else, e.g. giving a terminal a command.
+    Call(Box<dyn FnOnce()>),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Nothing happened for the whole quiet period after healing.
+    Quiescent,
+    /// The time limit came first: something kept going (a liveness problem).
+    TimeLimit,
+}
+
+/// Owns the turmoil simulation of one run.
+pub struct Runner<'a> {
+    sim: turmoil::Sim<'a>,
+    /// What every host shares: trace, customer view, crash controller.
+    pub shared: Rc<Shared>,
+    schedule: BTreeMap<(u64, u64), Action>,
+    sequence: u64,
+    proxies: Vec<Rc<RefCell<FaultProxy>>>,
+    partitions: BTreeSet<(String, String)>,
+    crashed: BTreeSet<String>,
+    hosts: Vec<String>,
+}
+
+impl<'a> Runner<'a> {
+    /// A simulation seeded by `seed`, ticking every `tick_ms`, with torn
+    /// writes on crash when `torn_write_block` is set (bytes per block).
+    pub fn new(seed: u64, tick_ms: u64, torn_write_block: Option<u64>, shared: Rc<Shared>) -> Runner<'a> {
+        let mut builder = turmoil::Builder::new();
+        builder
+            .rng_seed(seed)
+            .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECONDS))
+            .tick_duration(Duration::from_millis(tick_ms))
+            .simulation_duration(Duration::from_secs(365 * 24 * 3600))
+            .min_message_latency(Duration::from_millis(1))
+            .max_message_latency(Duration::from_millis(5));
+        if let Some(block) = torn_write_block {
+            builder.fs().block_size(block);
+        }
+        Runner {
+            sim: builder.build(),
+            shared,
+            schedule: BTreeMap::new(),
+            sequence: 0,
+            proxies: Vec::new(),
+            partitions: BTreeSet::new(),
+            crashed: BTreeSet::new(),
+            hosts: Vec::new(),
+        }
+    }
+
+    /// Simulated milliseconds since the start.
+    pub fn now_ms(&self) -> u64 {
+        self.sim.elapsed().as_millis() as u64
+    }
+
+    fn trace(&self, host: &str, kind: EventKind) {
+        let at_ms = self.now_ms();
+        self.shared.trace.borrow_mut().push(Event {
+            at_ms,
+            host: host.to_string(),
+            kind,
+        });
+    }
+
+    /// Register a node host.
+    pub fn add_node<N>(&mut self, spec: Rc<HostSpec<N>>)
+    where
+        N: StateMachine + 'static,
+        N::Config: Clone,
+    {
+        let shared = self.shared.clone();
+        let name = spec.name.clone();
+        self.hosts.push(name.clone());
+        self.sim
+            .host(name.as_str(), move || run_host(spec.clone(), shared.clone()));
+    }
+
+    /// Register a fault proxy host named `name` for a link, listening on
+    /// `listen_port` and forwarding to `server_address`.
+    pub fn add_proxy(
+        &mut self,
+        name: &str,
+        listen_port: u16,
+        server_address: String,
+        faults: LinkFaults,
+        seed: u64,
+    ) {
+        let proxy = Rc::new(RefCell::new(FaultProxy::new(name, faults, seed)));
+        self.proxies.push(proxy.clone());
+        let shared = self.shared.clone();
+        let host = name.to_string();
+        self.sim.host(name, move || {
+            run_proxy(
+                listen_port,
+                server_address.clone(),
+                proxy.clone(),
+                shared.clone(),
+                host.clone(),
+            )
+        });
+    }
+
+    /// Do `action` at simulated time `at_ms` (actions at the same time run
+    /// in the order they were scheduled).
+    pub fn schedule(&mut self, at_ms: u64, action: Action) {
+        self.sequence += 1;
+        self.schedule.insert((at_ms, self.sequence), action);
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Partition { from, to, oneway } => {
+                if oneway {
+                    self.sim.partition_oneway(from.as_str(), to.as_str());
+                } else {
+                    self.sim.partition(from.as_str(), to.as_str());
+                }
+                let change = format!("partition {from}{}{to}", if oneway { ">" } else { "<>" });
+                self.partitions.insert((from, to));
+                self.trace("world", EventKind::Network { change });
+            }
+            Action::Repair { from, to } => {
+                self.sim.repair(from.as_str(), to.as_str());
+                self.partitions.remove(&(from.clone(), to.clone()));
+                self.trace(
+                    "world",
+                    EventKind::Network {
+                        change: format!("repair {from}<>{to}"),
+                    },
+                );
+            }
+            Action::Crash { host } => {
+                if self.crashed.insert(host.clone()) {
+                    self.trace(&host, EventKind::Crash { point: None });
+                    self.sim.crash(host.as_str());
+                }
+            }
+            Action::Restart { host } => {
+                if self.crashed.remove(&host) {
+                    self.sim.bounce(host.as_str());
+                }
+            }
+            Action::Call(call) => call(),
+        }
+    }
+
+    /// Advance one tick: network, hosts, due actions, requested crashes.
+    pub fn step(&mut self) -> Result<(), String> {
+        self.sim
+            .step()
+            .map_err(|error| format!("simulation error: {error}"))?;
+        let now = self.now_ms();
+        while let Some(entry) = self.schedule.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let action = entry.remove();
+            self.apply(action);
+        }
+        let requests = self.shared.crashes.borrow_mut().take_requests();
+        for (host, _point, restart_after_ms) in requests {
+            self.crashed.insert(host.clone());
+            self.sim.crash(host.as_str());
+            if let Some(delay) = restart_after_ms {
+                self.schedule(now + delay.max(1), Action::Restart { host });
+            }
+        }
+        Ok(())
+    }
+
+    /// Step until simulated time `until_ms`.
+    pub fn run_until(&mut self, until_ms: u64) -> Result<(), String> {
+        while self.now_ms() < until_ms {
+            self.step()?;
+        }
+        Ok(())
+    }
+
+    /// The heal phase: every fault off, partitions repaired, crashed hosts
+    /// restarted, scheduled faults dropped (scheduled calls still run).
+    pub fn heal(&mut self) {
+        self.trace("world", EventKind::Phase { name: "heal".into() });
+        for proxy in &self.proxies {
+            proxy.borrow_mut().set_enabled(false);
+        }
+        self.shared.crashes.borrow_mut().disable();
+        let fault_keys: Vec<(u64, u64)> = self
+            .schedule
+            .iter()
+            .filter(|(_, action)| !matches!(action, Action::Call(_)))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in fault_keys {
+            self.schedule.remove(&key);
+        }
+        let partitions: Vec<(String, String)> = self.partitions.iter().cloned().collect();
+        for (from, to) in partitions {
+            self.apply(Action::Repair { from, to });
+        }
+        let crashed: Vec<String> = self.crashed.iter().cloned().collect();
+        for host in crashed {
+            self.apply(Action::Restart { host });
+        }
+    }
+
+    /// Run until nothing was traced for `quiet_ms`, or until `limit_ms`.
+    pub fn run_until_quiet(&mut self, quiet_ms: u64, limit_ms: u64) -> Result<Ending, String> {
+        self.trace("world", EventKind::Phase { name: "quiet".into() });
+        let mut last_count = self.shared.trace.borrow().len();
+        let mut last_change = self.now_ms();
+        while self.now_ms() < limit_ms {
+            self.step()?;
+            let count = self.shared.trace.borrow().len();
+            if count != last_count {
+                last_count = count;
+                last_change = self.now_ms();
+            } else if self.now_ms() >= last_change + quiet_ms && self.schedule.is_empty() {
+                return Ok(Ending::Quiescent);
+            }
+        }
+        Ok(Ending::TimeLimit)
+    }
+
+    /// Hosts registered so far, in order.
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
+    /// Whether `host` is down now.
+    pub fn is_crashed(&self, host: &str) -> bool {
+        self.crashed.contains(host)
+    }
+}
