@@ -11,6 +11,8 @@
 //! - [`wire`]: the ISO 8583 dialect: codec, framing, MAC, typed messages.
 //! - [`node`]: terminal, switch and bank as sans-IO state machines.
 //! - [`sim`]: the simulated world: drivers, fault proxy, crashes, trace.
+//! - [`history`]: the evidence a run leaves, as plain data.
+//! - [`check`]: the invariants, judged from the history alone.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};
@@ -23,6 +25,8 @@
 
 #![warn(missing_docs)]
 
+pub mod check;
+pub mod history;
 pub mod node;
 pub mod sim;
 pub mod wire;

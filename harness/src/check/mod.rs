@@ -1,0 +1,156 @@
+//! The checker: invariants over a run's [`History`], each its own named
+//! check returning violations with the transaction keys and the evidence.
+//!
+//! It reads the history alone (never the simulation or node internals), so
+//! the same checker judges simulated and live runs, and every check is
+//! linear in the size of the history.
+
+mod ledger;
+mod view;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::history::History;
+use crate::wire::types::TransactionKey;
+
+/// The invariants, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Invariant {
+    /// Every posting sums to zero per currency.
+    DoubleEntry,
+    /// The sum of all accounts per currency never changes, and the closing
+    /// balances are the opening balances plus the postings.
+    Conservation,
+    /// At most one effect per transaction key and effect type; each batch
+    /// settled at most once; each sale paid out at most once.
+    AtMostOnce,
+    /// Every copy and repeat of a request gets the same answer.
+    SameAnswer,
+    /// Declined requests move nothing.
+    DeclinesMoveNothing,
+    /// A reversal undoes exactly one real original, exactly.
+    ReversalSoundness,
+    /// Refunds of a sale never exceed it, in its currency.
+    RefundBound,
+    /// Voids only before settlement, in full, and a voided sale is never
+    /// paid out.
+    VoidRule,
+    /// What the terminal showed matches the ledger.
+    CustomerView,
+    /// After healing nothing is left pending.
+    NoLimbo,
+}
+
+impl Invariant {
+    /// Every invariant, in report order.
+    pub const ALL: [Invariant; 10] = [
+        Invariant::DoubleEntry,
+        Invariant::Conservation,
+        Invariant::AtMostOnce,
+        Invariant::SameAnswer,
+        Invariant::DeclinesMoveNothing,
+        Invariant::ReversalSoundness,
+        Invariant::RefundBound,
+        Invariant::VoidRule,
+        Invariant::CustomerView,
+        Invariant::NoLimbo,
+    ];
+
+    /// Kebab-case name, as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::DoubleEntry => "double-entry",
+            Invariant::Conservation => "conservation",
+            Invariant::AtMostOnce => "at-most-once",
+            Invariant::SameAnswer => "same-answer",
+            Invariant::DeclinesMoveNothing => "declines-move-nothing",
+            Invariant::ReversalSoundness => "reversal-soundness",
+            Invariant::RefundBound => "refund-bound",
+            Invariant::VoidRule => "void-rule",
+            Invariant::CustomerView => "customer-view",
+            Invariant::NoLimbo => "no-limbo",
+        }
+    }
+
+    fn run(self, history: &History) -> Vec<Violation> {
+        match self {
+            Invariant::DoubleEntry => ledger::double_entry(history),
+            Invariant::Conservation => ledger::conservation(history),
+            Invariant::AtMostOnce => ledger::at_most_once(history),
+            Invariant::SameAnswer => view::same_answer(history),
+            Invariant::DeclinesMoveNothing => view::declines_move_nothing(history),
+            Invariant::ReversalSoundness => ledger::reversal_soundness(history),
+            Invariant::RefundBound => ledger::refund_bound(history),
+            Invariant::VoidRule => ledger::void_rule(history),
+            Invariant::CustomerView => view::customer_view(history),
+            Invariant::NoLimbo => view::no_limbo(history),
+        }
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One broken invariant, with what proves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: Invariant,
+    /// The transactions concerned.
+    pub keys: Vec<TransactionKey>,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// The evidence: postings, displays, answers, in words.
+    pub evidence: Vec<String>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.invariant, self.message)?;
+        for evidence in &self.evidence {
+            write!(f, "\n    {evidence}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The verdict on one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// Every violation found, grouped by invariant in report order.
+    pub violations: Vec<Violation>,
+}
+
+impl Verdict {
+    /// Whether every invariant holds.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// The invariants that were violated, each once, in report order.
+    pub fn violated(&self) -> Vec<Invariant> {
+        let mut violated: Vec<Invariant> = self.violations.iter().map(|v| v.invariant).collect();
+        violated.dedup();
+        violated
+    }
+}
+
+/// Run every invariant over `history`.
+pub fn check(history: &History) -> Verdict {
+    let violations = Invariant::ALL
+        .into_iter()
+        .flat_map(|invariant| invariant.run(history))
+        .collect();
+    Verdict { violations }
+}
+
+/// Run one invariant (for tests and focused reports).
+pub fn check_one(invariant: Invariant, history: &History) -> Vec<Violation> {
+    invariant.run(history)
+}

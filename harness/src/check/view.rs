@@ -1,0 +1,242 @@
+//! Invariants that compare what customers were shown and what was answered
+//! with the ledgers, and the liveness check after healing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::ledger::{cardholder_net, describe};
+use super::{Invariant, Violation};
+use crate::history::{EffectType, History, Posting};
+use crate::node::{OperationId, OperationKind, Outcome, Peer};
+use crate::wire::types::{ProcessingCode, ResponseCode, TerminalId, TransactionKey};
+
+/// All postings of each key, across banks, with their descriptions.
+fn postings_by_key(history: &History) -> BTreeMap<&TransactionKey, Vec<(&Posting, String)>> {
+    let mut by_key: BTreeMap<&TransactionKey, Vec<(&Posting, String)>> = BTreeMap::new();
+    for ledger in &history.ledgers {
+        for posting in &ledger.postings {
+            if let Some(key) = &posting.key {
+                by_key
+                    .entry(key)
+                    .or_default()
+                    .push((posting, describe(ledger, posting)));
+            }
+        }
+    }
+    by_key
+}
+
+fn net_on_accounts(postings: &[(&Posting, String)]) -> BTreeMap<String, i64> {
+    let mut net = BTreeMap::new();
+    for (posting, _) in postings {
+        for entry in &posting.entries {
+            *net.entry(format!("{} {}", entry.account, entry.currency))
+                .or_insert(0) += entry.minor;
+        }
+    }
+    net.retain(|_, minor| *minor != 0);
+    net
+}
+
+/// Every copy and repeat of a request gets the same answer at the same
+/// receiver (94 means "no new effect" and is not compared).
+pub fn same_answer(history: &History) -> Vec<Violation> {
+    let mut groups: BTreeMap<(&Peer, &TransactionKey, u16), BTreeSet<(ResponseCode, Option<String>)>> =
+        BTreeMap::new();
+    for answer in &history.answers {
+        if answer.response == ResponseCode::Duplicate {
+            continue;
+        }
+        let approval = answer.approval.as_ref().map(|code| code.to_string());
+        groups
+            .entry((&answer.receiver, &answer.key, answer.mti))
+            .or_default()
+            .insert((answer.response, approval));
+    }
+    groups
+        .into_iter()
+        .filter(|(_, answers)| answers.len() > 1)
+        .map(|((receiver, key, mti), answers)| Violation {
+            invariant: Invariant::SameAnswer,
+            keys: vec![key.clone()],
+            message: format!(
+                "{receiver} got {} different {mti:04} answers for {key}",
+                answers.len()
+            ),
+            evidence: answers
+                .iter()
+                .map(|(code, approval)| format!("DE39 {} DE38 {}", code, approval.as_deref().unwrap_or("-")))
+                .collect(),
+        })
+        .collect()
+}
+
+/// A request every bank answer declined moved nothing.
+pub fn declines_move_nothing(history: &History) -> Vec<Violation> {
+    let mut declined: BTreeSet<&TransactionKey> = BTreeSet::new();
+    let mut approved: BTreeSet<&TransactionKey> = BTreeSet::new();
+    for answer in history
+        .answers
+        .iter()
+        .filter(|answer| matches!(answer.sender, Peer::Bank(_)))
+    {
+        match answer.response {
+            ResponseCode::Approved => approved.insert(&answer.key),
+            ResponseCode::Duplicate => false,
+            _ => declined.insert(&answer.key),
+        };
+    }
+    let postings = postings_by_key(history);
+    let mut violations = Vec::new();
+    for key in declined.difference(&approved) {
+        let Some(found) = postings.get(key) else { continue };
+        let net = net_on_accounts(found);
+        if !net.is_empty() {
+            violations.push(Violation {
+                invariant: Invariant::DeclinesMoveNothing,
+                keys: vec![(*key).clone()],
+                message: format!("{key} was declined by the bank but moved money: {net:?}"),
+                evidence: found.iter().map(|(_, text)| text.clone()).collect(),
+            });
+        }
+    }
+    violations
+}
+
+fn check_approved(kind: OperationKind, shown_minor: Option<i64>, net_cardholder: i64) -> Option<String> {
+    let expected = match kind {
+        OperationKind::Financial(ProcessingCode::Sale) => shown_minor.map(|minor| -minor),
+        OperationKind::Financial(ProcessingCode::Refund | ProcessingCode::Void) => shown_minor,
+        OperationKind::Financial(ProcessingCode::Balance) => Some(0),
+        OperationKind::BatchClose => return None,
+    };
+    match expected {
+        Some(expected) if expected != net_cardholder => Some(format!(
+            "shown approved, so the card should move {expected}, but it moved {net_cardholder}"
+        )),
+        None if net_cardholder == 0 && kind != OperationKind::Financial(ProcessingCode::Balance) => {
+            Some("shown approved, but the card did not move".to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Shown approved: exactly the shown movement of the card (and, once the
+/// batch closed, one payout of a sale); anything else: net zero. Every
+/// operation is shown exactly once.
+pub fn customer_view(history: &History) -> Vec<Violation> {
+    let postings = postings_by_key(history);
+    let mut violations = Vec::new();
+    let mut shown_count: BTreeMap<OperationId, usize> = BTreeMap::new();
+    for shown_at in &history.shown {
+        let shown = &shown_at.shown;
+        *shown_count.entry(shown.operation).or_default() += 1;
+        let Some(key) = &shown.key else { continue };
+        let found = postings.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        let net_cardholder: i64 = found.iter().map(|(posting, _)| cardholder_net(posting)).sum();
+        let problem = match &shown.outcome {
+            Outcome::Approved { .. } => {
+                let shown_minor = shown.amount.map(|money| money.amount.minor_units() as i64);
+                check_approved(shown.kind, shown_minor, net_cardholder)
+            }
+            Outcome::BatchClosed { .. } => None,
+            other => {
+                let net = net_on_accounts(found);
+                (!net.is_empty()).then(|| format!("shown {other:?}, but money moved: {net:?}"))
+            }
+        };
+        if let Some(message) = problem {
+            violations.push(Violation {
+                invariant: Invariant::CustomerView,
+                keys: vec![key.clone()],
+                message: format!("{} {}: {message}", shown.terminal, shown.operation),
+                evidence: found.iter().map(|(_, text)| text.clone()).collect(),
+            });
+        }
+    }
+    violations.extend(unpaid_sales(history));
+    for operation in &history.operations {
+        let count = shown_count.get(&operation.id).copied().unwrap_or(0);
+        if count != 1 {
+            violations.push(Violation {
+                invariant: Invariant::CustomerView,
+                keys: Vec::new(),
+                message: format!(
+                    "{} {} was shown {count} times, not once",
+                    operation.terminal, operation.id
+                ),
+                evidence: Vec::new(),
+            });
+        }
+    }
+    violations
+}
+
+/// Sales shown approved before their terminal's last successful batch close
+/// that were not voided or reversed must be paid out.
+fn unpaid_sales(history: &History) -> Vec<Violation> {
+    let mut last_close: BTreeMap<&TerminalId, u64> = BTreeMap::new();
+    for shown_at in &history.shown {
+        if matches!(shown_at.shown.outcome, Outcome::BatchClosed { .. }) {
+            last_close.insert(&shown_at.shown.terminal, shown_at.at_ms);
+        }
+    }
+    let mut undone: BTreeSet<&TransactionKey> = BTreeSet::new();
+    let mut paid: BTreeSet<&TransactionKey> = BTreeSet::new();
+    for posting in history.ledgers.iter().flat_map(|ledger| &ledger.postings) {
+        match posting.effect {
+            EffectType::Reversal => undone.extend(posting.key.iter()),
+            EffectType::Void => undone.extend(posting.original.iter()),
+            EffectType::Settlement => paid.extend(posting.settled.iter()),
+            _ => {}
+        }
+    }
+    let mut violations = Vec::new();
+    for shown_at in &history.shown {
+        let shown = &shown_at.shown;
+        let approved_sale = shown.kind == OperationKind::Financial(ProcessingCode::Sale)
+            && matches!(shown.outcome, Outcome::Approved { .. });
+        let closed_after = last_close
+            .get(&shown.terminal)
+            .is_some_and(|at| *at >= shown_at.at_ms);
+        let Some(key) = shown.key.as_ref().filter(|_| approved_sale && closed_after) else {
+            continue;
+        };
+        if !undone.contains(key) && !paid.contains(key) {
+            violations.push(Violation {
+                invariant: Invariant::CustomerView,
+                keys: vec![key.clone()],
+                message: format!(
+                    "sale {key} was approved and its batch closed, but the merchant was never paid for it"
+                ),
+                evidence: Vec::new(),
+            });
+        }
+    }
+    violations
+}
+
+/// After healing and the quiet period, nothing is pending.
+pub fn no_limbo(history: &History) -> Vec<Violation> {
+    let mut violations: Vec<Violation> = history
+        .open_work
+        .iter()
+        .map(|work| Violation {
+            invariant: Invariant::NoLimbo,
+            keys: work.key.iter().cloned().collect(),
+            message: format!(
+                "{} still has work pending after healing: {}",
+                work.host, work.what
+            ),
+            evidence: Vec::new(),
+        })
+        .collect();
+    if !history.quiescent {
+        violations.push(Violation {
+            invariant: Invariant::NoLimbo,
+            keys: Vec::new(),
+            message: "the system never went quiet after healing (time limit reached)".into(),
+            evidence: Vec::new(),
+        });
+    }
+    violations
+}

@@ -1,0 +1,412 @@
+//! Every invariant of the checker on hand-built histories: a clean history
+//! passes, and each mutation breaks exactly the invariants it should.
+
+use std::collections::BTreeMap;
+
+use payfault::check::{check, Invariant};
+use payfault::history::*;
+use payfault::node::{BankId, OperationId, OperationKind, Outcome, Peer, Shown};
+use payfault::wire::types::*;
+
+fn key(stan: u32) -> TransactionKey {
+    TransactionKey {
+        terminal: terminal(),
+        local_date: LocalDate::new(11, 22).unwrap(),
+        stan: Stan::new(stan).unwrap(),
+    }
+}
+
+fn terminal() -> TerminalId {
+    TerminalId::new("TERM0001").unwrap()
+}
+
+fn card() -> Account {
+    Account::Cardholder(Pan::new("4111111111111111").unwrap())
+}
+
+fn merchant() -> Account {
+    Account::Merchant(MerchantId::new("MERCHANT0000001").unwrap())
+}
+
+fn clearing() -> Account {
+    Account::Clearing(Currency::EUR)
+}
+
+fn eur(minor: u64) -> Money {
+    Money::new(minor, Currency::EUR).unwrap()
+}
+
+fn posting(effect: EffectType, stan: Option<u32>, legs: &[(Account, i64)]) -> Posting {
+    Posting {
+        sequence: 0,
+        key: stan.map(key),
+        effect,
+        original: None,
+        batch: None,
+        settled: Vec::new(),
+        entries: legs
+            .iter()
+            .map(|(account, minor)| Entry {
+                account: account.clone(),
+                minor: *minor,
+                currency: Currency::EUR,
+            })
+            .collect(),
+    }
+}
+
+fn shown(operation: u32, stan: u32, code: ProcessingCode, minor: u64, outcome: Outcome) -> ShownAt {
+    ShownAt {
+        at_ms: u64::from(operation) * 10,
+        shown: Shown {
+            terminal: terminal(),
+            operation: OperationId(operation),
+            kind: OperationKind::Financial(code),
+            key: Some(key(stan)),
+            rrn: None,
+            amount: Some(eur(minor)),
+            outcome,
+        },
+    }
+}
+
+fn approved() -> Outcome {
+    Outcome::Approved {
+        approval: ApprovalCode::new("A00001").unwrap(),
+        balance: None,
+    }
+}
+
+fn answer(receiver: Peer, sender: Peer, stan: u32, response: ResponseCode) -> AnswerSeen {
+    AnswerSeen {
+        at_ms: 0,
+        receiver,
+        sender,
+        mti: 210,
+        key: key(stan),
+        response,
+        approval: response
+            .is_approved()
+            .then(|| ApprovalCode::new("A00001").unwrap()),
+    }
+}
+
+fn operation(id: u32, request: Request) -> Operation {
+    Operation {
+        id: OperationId(id),
+        terminal: terminal(),
+        at_ms: u64::from(id) * 10 - 5,
+        request,
+    }
+}
+
+/// Recompute closing balances and sequence numbers from the postings.
+fn settle_books(history: &mut History) {
+    for ledger in &mut history.ledgers {
+        let mut closing = ledger.opening.clone();
+        for (sequence, posting) in ledger.postings.iter_mut().enumerate() {
+            posting.sequence = sequence as u64;
+            for entry in &posting.entries {
+                closing
+                    .entry(entry.account.clone())
+                    .or_insert((0, entry.currency))
+                    .0 += entry.minor;
+            }
+        }
+        ledger.closing = closing;
+    }
+}
+
+/// A sale approved and paid out, a partial refund of it, a declined sale, a
+/// sale whose answer was lost and that was reversed, and a batch close.
+fn clean() -> History {
+    let pan = Pan::new("4111111111111111").unwrap();
+    let mut refund = posting(EffectType::Refund, Some(2), &[(merchant(), -300), (card(), 300)]);
+    refund.original = Some(key(1));
+    let mut settlement = posting(
+        EffectType::Settlement,
+        None,
+        &[(clearing(), -1000), (merchant(), 1000)],
+    );
+    settlement.batch = Some((terminal(), BatchNumber::new(1).unwrap()));
+    settlement.settled = vec![key(1)];
+    let opening = BTreeMap::from([
+        (card(), (10_000, Currency::EUR)),
+        (merchant(), (5_000, Currency::EUR)),
+        (clearing(), (0, Currency::EUR)),
+    ]);
+    let ledger = Ledger {
+        bank: BankId("bank-a".into()),
+        opening,
+        closing: BTreeMap::new(),
+        postings: vec![
+            posting(EffectType::Sale, Some(1), &[(card(), -1000), (clearing(), 1000)]),
+            refund,
+            posting(EffectType::Sale, Some(4), &[(card(), -200), (clearing(), 200)]),
+            posting(
+                EffectType::Reversal,
+                Some(4),
+                &[(card(), 200), (clearing(), -200)],
+            ),
+            settlement,
+        ],
+    };
+    let bank = Peer::Bank(BankId("bank-a".into()));
+    let term = Peer::Terminal(terminal());
+    let mut history = History {
+        operations: vec![
+            operation(
+                1,
+                Request::Sale {
+                    pan: pan.clone(),
+                    amount: eur(1000),
+                },
+            ),
+            operation(
+                2,
+                Request::Refund {
+                    original: OperationId(1),
+                    amount: eur(300),
+                },
+            ),
+            operation(
+                3,
+                Request::Sale {
+                    pan: pan.clone(),
+                    amount: eur(500),
+                },
+            ),
+            operation(
+                4,
+                Request::Sale {
+                    pan,
+                    amount: eur(200),
+                },
+            ),
+            operation(5, Request::CloseBatch),
+        ],
+        shown: vec![
+            shown(1, 1, ProcessingCode::Sale, 1000, approved()),
+            shown(2, 2, ProcessingCode::Refund, 300, approved()),
+            shown(
+                3,
+                3,
+                ProcessingCode::Sale,
+                500,
+                Outcome::Declined {
+                    code: ResponseCode::InsufficientFunds,
+                },
+            ),
+            shown(
+                4,
+                4,
+                ProcessingCode::Sale,
+                200,
+                Outcome::FailedReversed {
+                    reason: ResponseCode::ResponseTooLate,
+                },
+            ),
+            ShownAt {
+                at_ms: 50,
+                shown: Shown {
+                    terminal: terminal(),
+                    operation: OperationId(5),
+                    kind: OperationKind::BatchClose,
+                    key: None,
+                    rrn: None,
+                    amount: None,
+                    outcome: Outcome::BatchClosed { uploaded: 0 },
+                },
+            },
+        ],
+        ledgers: vec![ledger],
+        answers: vec![
+            answer(Peer::Switch, bank.clone(), 1, ResponseCode::Approved),
+            answer(term.clone(), Peer::Switch, 1, ResponseCode::Approved),
+            answer(term.clone(), Peer::Switch, 1, ResponseCode::Approved),
+            answer(Peer::Switch, bank.clone(), 3, ResponseCode::InsufficientFunds),
+            answer(term, Peer::Switch, 3, ResponseCode::InsufficientFunds),
+            answer(Peer::Switch, bank, 4, ResponseCode::Approved),
+        ],
+        open_work: Vec::new(),
+        quiescent: true,
+    };
+    settle_books(&mut history);
+    history
+}
+
+fn violated(history: &History) -> Vec<Invariant> {
+    check(history).violated()
+}
+
+fn mutated(change: impl FnOnce(&mut History)) -> Vec<Invariant> {
+    let mut history = clean();
+    change(&mut history);
+    settle_books(&mut history);
+    violated(&history)
+}
+
+fn postings(history: &mut History) -> &mut Vec<Posting> {
+    &mut history.ledgers[0].postings
+}
+
+#[test]
+fn the_clean_history_passes_every_invariant() {
+    let verdict = check(&clean());
+    assert!(verdict.passed(), "{:#?}", verdict.violations);
+}
+
+#[test]
+fn an_unbalanced_posting_breaks_double_entry_and_so_conservation() {
+    let found = mutated(|h| postings(h)[0].entries[1].minor = 900);
+    assert_eq!(found, vec![Invariant::DoubleEntry, Invariant::Conservation]);
+}
+
+#[test]
+fn a_balance_that_does_not_follow_from_the_postings_breaks_conservation() {
+    let mut history = clean();
+    history.ledgers[0].closing.get_mut(&merchant()).unwrap().0 += 1;
+    assert_eq!(violated(&history), vec![Invariant::Conservation]);
+}
+
+#[test]
+fn a_batch_settled_twice_breaks_at_most_once() {
+    let found = mutated(|h| {
+        let again = postings(h)[4].clone();
+        postings(h).push(again);
+    });
+    assert_eq!(found, vec![Invariant::AtMostOnce]);
+}
+
+#[test]
+fn a_copy_answered_differently_breaks_same_answer() {
+    let found = mutated(|h| {
+        h.answers.push(answer(
+            Peer::Terminal(terminal()),
+            Peer::Switch,
+            1,
+            ResponseCode::InvalidAmount,
+        ))
+    });
+    assert_eq!(found, vec![Invariant::SameAnswer]);
+    // 94 "duplicate, no new effect" is not a different answer.
+    let found = mutated(|h| {
+        h.answers.push(answer(
+            Peer::Terminal(terminal()),
+            Peer::Switch,
+            1,
+            ResponseCode::Duplicate,
+        ))
+    });
+    assert!(found.is_empty());
+}
+
+#[test]
+fn a_declined_request_that_posted_breaks_declines_move_nothing() {
+    let found = mutated(|h| {
+        h.answers.push(answer(
+            Peer::Switch,
+            Peer::Bank(BankId("bank-a".into())),
+            9,
+            ResponseCode::InsufficientFunds,
+        ));
+        postings(h).push(posting(
+            EffectType::Refund,
+            Some(9),
+            &[(merchant(), -50), (card(), 50)],
+        ));
+    });
+    assert!(found.contains(&Invariant::DeclinesMoveNothing), "{found:?}");
+    assert!(!found.contains(&Invariant::CustomerView));
+}
+
+#[test]
+fn a_reversal_without_an_original_or_of_the_wrong_amount_breaks_reversal_soundness() {
+    let found = mutated(|h| {
+        postings(h).push(posting(
+            EffectType::Reversal,
+            Some(8),
+            &[(card(), 70), (clearing(), -70)],
+        ))
+    });
+    assert_eq!(found, vec![Invariant::ReversalSoundness]);
+    let found = mutated(|h| {
+        postings(h)[3].entries = posting(
+            EffectType::Reversal,
+            Some(4),
+            &[(card(), 150), (clearing(), -150)],
+        )
+        .entries
+    });
+    assert!(found.contains(&Invariant::ReversalSoundness), "{found:?}");
+}
+
+#[test]
+fn refunds_over_the_sale_or_in_another_currency_break_refund_bound() {
+    let found = mutated(|h| {
+        let mut refund = posting(EffectType::Refund, Some(7), &[(merchant(), -800), (card(), 800)]);
+        refund.original = Some(key(1));
+        postings(h).push(refund);
+    });
+    assert_eq!(found, vec![Invariant::RefundBound]);
+    let found = mutated(|h| {
+        for entry in &mut postings(h)[1].entries {
+            entry.currency = Currency::JPY;
+        }
+        h.ledgers[0].opening.insert(
+            Account::Merchant(MerchantId::new("MERCHANT0000002").unwrap()),
+            (0, Currency::JPY),
+        );
+    });
+    assert!(found.contains(&Invariant::RefundBound), "{found:?}");
+}
+
+#[test]
+fn a_void_after_settlement_or_partial_breaks_the_void_rule() {
+    let found = mutated(|h| {
+        let mut void = posting(EffectType::Void, Some(8), &[(card(), 1000), (clearing(), -1000)]);
+        void.original = Some(key(1));
+        postings(h).push(void);
+    });
+    assert_eq!(found, vec![Invariant::VoidRule]);
+    let found = mutated(|h| {
+        let mut void = posting(EffectType::Void, Some(8), &[(card(), 400), (clearing(), -400)]);
+        void.original = Some(key(4));
+        postings(h).push(void);
+    });
+    assert!(found.contains(&Invariant::VoidRule), "{found:?}");
+}
+
+#[test]
+fn what_the_terminal_showed_must_match_the_ledger() {
+    // Shown approved, but nothing moved.
+    let found = mutated(|h| h.shown[2].shown.outcome = approved());
+    assert_eq!(found, vec![Invariant::CustomerView]);
+    // Shown failed-and-reversed, but the reversal never posted: the card stays debited.
+    let found = mutated(|h| {
+        postings(h).remove(3);
+    });
+    assert_eq!(found, vec![Invariant::CustomerView]);
+    // Approved sale in a closed batch, never paid out.
+    let found = mutated(|h| postings(h)[4].settled.clear());
+    assert_eq!(found, vec![Invariant::CustomerView]);
+    // An operation never shown.
+    let found = mutated(|h| {
+        h.shown.remove(1);
+    });
+    assert_eq!(found, vec![Invariant::CustomerView]);
+}
+
+#[test]
+fn pending_work_or_no_quiet_breaks_no_limbo() {
+    let found = mutated(|h| {
+        h.open_work.push(OpenWork {
+            host: "TERM0001".into(),
+            what: "reversal queued".into(),
+            key: Some(key(4)),
+        })
+    });
+    assert_eq!(found, vec![Invariant::NoLimbo]);
+    let found = mutated(|h| h.quiescent = false);
+    assert_eq!(found, vec![Invariant::NoLimbo]);
+}
