@@ -256,30 +256,7 @@ impl FakeTerminal {
 
     fn receive(&mut self, now: u64, message: WireMessage) -> Vec<WireMessage> {
         match (self.current.clone(), message) {
-            (current, WireMessage::FinancialResponse(answer)) => {
-                let stan = answer.trace.stan.value();
-                self.answers.entry(stan).or_default().push(answer.response);
-                match current {
-                    Some(Current::Request {
-                        request,
-                        reverse_after,
-                        ..
-                    }) if request.trace.key() == answer.trace.key() => {
-                        if reverse_after {
-                            return self.reverse(now, &request, None);
-                        }
-                        let outcome = if answer.response.is_approved() {
-                            Outcome::Approved
-                        } else {
-                            Outcome::Declined(answer.response)
-                        };
-                        self.outcomes.insert(stan, outcome);
-                        self.current = None;
-                    }
-                    _ => {}
-                }
-                Vec::new()
-            }
+            (current, WireMessage::FinancialResponse(answer)) => self.on_answer(now, current, &answer),
             (
                 Some(Current::Reversal {
                     advice, late_copy, ..
@@ -293,56 +270,97 @@ impl FakeTerminal {
             (Some(Current::Close { close, .. }), WireMessage::BatchCloseResponse(answer))
                 if answer.batch == close.batch =>
             {
-                if answer.response == ResponseCode::ReconcileError {
-                    let items: Vec<BatchUpload> = {
-                        let batch = self.batch_items();
-                        let count = batch.len() as u16;
-                        batch
-                            .iter()
-                            .enumerate()
-                            .map(|(index, r)| upload(r, index as u16 + 1, count))
-                            .collect()
-                    };
-                    if items.is_empty() {
-                        let mut repeat = close.clone();
-                        repeat.repeat = true;
-                        self.current = Some(Current::Close {
-                            close: repeat.clone(),
-                            sent_at: now,
-                        });
-                        return vec![WireMessage::BatchClose(repeat)];
-                    }
-                    self.current = Some(Current::Upload {
-                        items: items.clone(),
-                        next: 0,
-                        sent_at: now,
-                    });
-                    return vec![WireMessage::BatchUpload(items[0].clone())];
-                }
-                self.closed = Some(answer.response);
-                self.current = None;
-                Vec::new()
+                self.on_close_answer(now, close, answer.response)
             }
             (Some(Current::Upload { items, next, .. }), WireMessage::BatchUploadResponse(answer))
                 if answer.item == items[next].item =>
             {
-                if next + 1 < items.len() {
-                    self.current = Some(Current::Upload {
-                        items: items.clone(),
-                        next: next + 1,
-                        sent_at: now,
-                    });
-                    return vec![WireMessage::BatchUpload(items[next + 1].clone())];
-                }
-                let close = close(self.number, 99, self.totals(), true);
-                self.current = Some(Current::Close {
-                    close: close.clone(),
-                    sent_at: now,
-                });
-                vec![WireMessage::BatchClose(close)]
+                self.on_upload_acknowledged(now, items, next)
             }
             _ => Vec::new(),
         }
+    }
+
+    fn on_answer(
+        &mut self,
+        now: u64,
+        current: Option<Current>,
+        answer: &FinancialResponse,
+    ) -> Vec<WireMessage> {
+        let stan = answer.trace.stan.value();
+        self.answers.entry(stan).or_default().push(answer.response);
+        let Some(Current::Request {
+            request,
+            reverse_after,
+            ..
+        }) = current
+        else {
+            return Vec::new();
+        };
+        if request.trace.key() != answer.trace.key() {
+            return Vec::new();
+        }
+        if reverse_after {
+            return self.reverse(now, &request, None);
+        }
+        let outcome = if answer.response.is_approved() {
+            Outcome::Approved
+        } else {
+            Outcome::Declined(answer.response)
+        };
+        self.outcomes.insert(stan, outcome);
+        self.current = None;
+        Vec::new()
+    }
+
+    fn on_close_answer(&mut self, now: u64, close: BatchClose, response: ResponseCode) -> Vec<WireMessage> {
+        if response != ResponseCode::ReconcileError {
+            self.closed = Some(response);
+            self.current = None;
+            return Vec::new();
+        }
+        let batch = self.batch_items();
+        let count = batch.len() as u16;
+        let items: Vec<BatchUpload> = batch
+            .iter()
+            .enumerate()
+            .map(|(index, r)| upload(r, index as u16 + 1, count))
+            .collect();
+        if items.is_empty() {
+            let repeat = BatchClose {
+                repeat: true,
+                ..close
+            };
+            self.current = Some(Current::Close {
+                close: repeat.clone(),
+                sent_at: now,
+            });
+            return vec![WireMessage::BatchClose(repeat)];
+        }
+        self.current = Some(Current::Upload {
+            items: items.clone(),
+            next: 0,
+            sent_at: now,
+        });
+        vec![WireMessage::BatchUpload(items[0].clone())]
+    }
+
+    fn on_upload_acknowledged(&mut self, now: u64, items: Vec<BatchUpload>, next: usize) -> Vec<WireMessage> {
+        if next + 1 < items.len() {
+            let item = items[next + 1].clone();
+            self.current = Some(Current::Upload {
+                items,
+                next: next + 1,
+                sent_at: now,
+            });
+            return vec![WireMessage::BatchUpload(item)];
+        }
+        let close = close(self.number, 99, self.totals(), true);
+        self.current = Some(Current::Close {
+            close: close.clone(),
+            sent_at: now,
+        });
+        vec![WireMessage::BatchClose(close)]
     }
 }
 

@@ -38,7 +38,9 @@ use crate::node::{Bug, Bugs, Calendar, CrashPoint, Effect, Millis, Peer, StateMa
 use crate::wire::typed::{
     BatchClose, BatchCloseResponse, BatchUpload, FinancialRequest, FinancialResponse, ReversalAdvice,
 };
-use crate::wire::types::{BatchNumber, InstitutionId, MerchantId, Pan, TerminalId, TransactionKey};
+use crate::wire::types::{
+    BatchNumber, InstitutionId, MerchantId, Pan, ResponseCode, TerminalId, TransactionKey,
+};
 use crate::wire::MacKey;
 
 use state::State;
@@ -234,7 +236,7 @@ pub enum SwitchRecord {
         /// DE60.
         batch: BatchNumber,
         /// Its DE39.
-        response: crate::wire::types::ResponseCode,
+        response: ResponseCode,
     },
 }
 
@@ -360,11 +362,7 @@ impl Switch {
     }
 
     /// The acquiring bank's answer to a batch's settlement, once received.
-    pub fn settlement_answer(
-        &self,
-        terminal: &TerminalId,
-        batch: BatchNumber,
-    ) -> Option<crate::wire::types::ResponseCode> {
+    pub fn settlement_answer(&self, terminal: &TerminalId, batch: BatchNumber) -> Option<ResponseCode> {
         self.state
             .settlements
             .get(&(terminal.clone(), batch))
