@@ -401,3 +401,50 @@ impl Switch {
         Effect::CrashPoint(CrashPoint(name))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> SwitchConfig {
+        let bank = |name: &str, bins: &[&str], acquirer| BankLink {
+            bank: BankId(name.into()),
+            key: MacKey([0; 16]),
+            bins: bins.iter().map(|bin| bin.to_string()).collect(),
+            acquirer,
+        };
+        SwitchConfig {
+            calendar: Calendar::default(),
+            institution: InstitutionId::new("99").unwrap(),
+            terminals: Vec::new(),
+            banks: vec![bank("short", &["4", ""], false), bank("long", &["4111"], true)],
+            merchant_acquirer: vec![(
+                MerchantId::new("MERCHANT0000009").unwrap(),
+                BankId("short".into()),
+            )],
+            bank_timeout_ms: 1,
+            reversal_retry_ms: 1,
+            settlement_retry_ms: 1,
+            pending_max: 1,
+            bugs: Bugs::none(),
+        }
+    }
+
+    #[test]
+    fn the_longest_prefix_routes_and_an_empty_prefix_matches_nothing() {
+        let config = config();
+        let route = |pan: &str| config.route(&Pan::new(pan).unwrap()).map(|bank| bank.0.clone());
+        assert_eq!(route("4111000000000000"), Some("long".into()));
+        assert_eq!(route("4000000000000000"), Some("short".into()));
+        assert_eq!(route("5000000000000000"), None);
+    }
+
+    #[test]
+    fn a_listed_merchant_uses_its_acquirer_and_others_the_default() {
+        let config = config();
+        let listed = MerchantId::new("MERCHANT0000009").unwrap();
+        let other = MerchantId::new("MERCHANT0000001").unwrap();
+        assert_eq!(config.acquirer_of(&listed), Some(&BankId("short".into())));
+        assert_eq!(config.acquirer_of(&other), Some(&BankId("long".into())));
+    }
+}
