@@ -16,6 +16,7 @@
 pub mod bug;
 pub mod clock;
 pub mod journal;
+pub mod switch;
 
 use std::fmt;
 
