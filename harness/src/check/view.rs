@@ -37,6 +37,10 @@ fn net_on_accounts(postings: &[(&Posting, String)]) -> BTreeMap<String, i64> {
     net
 }
 
+/// The distinct (DE39, DE38) answers per (receiver, key, MTI).
+type AnswerGroups<'a> =
+    BTreeMap<(&'a Peer, &'a TransactionKey, u16), BTreeSet<(ResponseCode, Option<String>)>>;
+
 /// Every copy and repeat of a request gets the same answer at the same
 /// receiver (94 means "no new effect" and is not compared).
 pub fn same_answer(history: &History) -> Vec<Violation> {
