@@ -44,8 +44,7 @@ type AnswerGroups<'a> =
 /// Every copy and repeat of a request gets the same answer at the same
 /// receiver (94 means "no new effect" and is not compared).
 pub fn same_answer(history: &History) -> Vec<Violation> {
-    let mut groups: BTreeMap<(&Peer, &TransactionKey, u16), BTreeSet<(ResponseCode, Option<String>)>> =
-        BTreeMap::new();
+    let mut groups: AnswerGroups = BTreeMap::new();
     for answer in &history.answers {
         if answer.response == ResponseCode::Duplicate {
             continue;
