@@ -528,9 +528,10 @@ fn sale_checks_run_in_the_documented_order() {
         money(0, Currency::EUR),
     );
     assert_eq!(fx.code(&black), ResponseCode::NotPermittedToTerminal);
-    // Over the limit and short of funds: 61 before 51.
+    // Zero amount in the wrong currency on a poor card: 13.
     let limit = fx.sale(POOR_CARD, 0, Currency::JPY);
     assert_eq!(fx.code(&limit), ResponseCode::InvalidAmount);
+    // Over the limit and short of funds: 61 before 51.
     let over = fx.sale(EUR_CARD, 2_000_00, Currency::EUR);
     assert_eq!(fx.code(&over), ResponseCode::AmountLimit);
     // In maintenance and short of funds: 91 before 51.

@@ -402,10 +402,12 @@ impl Bank {
         }
     }
 
-    /// Decide a settlement that has no stored answer.
-    pub(super) fn decide_settlement(&self, close: &BatchClose) -> Settled {
+    /// The live sales and refunds of the batch a close names, their totals,
+    /// and whether any of them is in another currency or of another
+    /// merchant than the close.
+    fn batch_items(&self, close: &BatchClose) -> (Vec<TransactionKey>, BatchTotals, bool) {
         let terminal = &close.trace.terminal;
-        let items: Vec<(&TransactionKey, &Transaction)> = self
+        let items = self
             .state
             .transactions
             .iter()
@@ -416,11 +418,11 @@ impl Bank {
                     item.request.processing,
                     ProcessingCode::Sale | ProcessingCode::Refund
                 )
-            })
-            .collect();
+            });
         let mut totals = BatchTotals::default();
         let mut foreign = false;
-        for (_, item) in &items {
+        let mut keys = Vec::new();
+        for (key, item) in items {
             let amount_minor = item.request.amount.amount.minor_units();
             foreign |=
                 item.request.amount.currency != close.currency || item.request.merchant != close.merchant;
@@ -431,7 +433,15 @@ impl Bank {
                 totals.credit_count += 1;
                 totals.credit_amount += amount_minor;
             }
+            keys.push(key.clone());
         }
+        (keys, totals, foreign)
+    }
+
+    /// Decide a settlement that has no stored answer.
+    pub(super) fn decide_settlement(&self, close: &BatchClose) -> Settled {
+        let terminal = &close.trace.terminal;
+        let (items, totals, foreign) = self.batch_items(close);
         let merchant = self.state.merchants.get(&close.merchant);
         let outcome = if foreign || totals != close.totals || merchant.is_none() {
             SettlementOutcome::Mismatch
@@ -470,7 +480,7 @@ impl Bank {
             merchant: close.merchant.clone(),
             key,
             outcome,
-            items: items.into_iter().map(|(key, _)| key.clone()).collect(),
+            items,
             postings,
             response: BatchCloseResponse {
                 trace: close.trace.clone(),

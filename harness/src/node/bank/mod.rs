@@ -162,8 +162,7 @@ impl Bank {
         self.in_maintenance(now)
     }
 
-    /// Encode and sign a message for the switch; `None` if it cannot be
-    /// encoded (never for typed messages of the dialect).
+    /// Encode and sign a message for the switch.
     fn send(&self, message: &WireMessage) -> BankEffect {
         let mut raw = message.to_message();
         let bytes = sign(&mut raw, &self.config.link_key).expect("typed messages encode");
