@@ -13,6 +13,7 @@
 //! The same node code runs in the simulation and as a real server; the
 //! driver decides what "send" and "sync" mean.
 
+pub mod bank;
 pub mod bug;
 pub mod clock;
 pub mod journal;
