@@ -108,20 +108,46 @@ impl Bug {
     /// One line on what goes wrong.
     pub fn summary(self) -> &'static str {
         match self {
-            Bug::SwitchNoDedupe => "switch forwards every copy of a request: a retransmitted sale debits twice",
-            Bug::BankNotIdempotent => "bank posts again on a repeat: a retried refund is refunded twice or shows 13",
-            Bug::BankReplyBeforeSync => "bank replies before its journal is synced: a crash forgets an acknowledged posting",
-            Bug::TerminalJournalAfterSend => "terminal journals after sending: a crash leaves a debit nobody reverses",
-            Bug::TerminalTimeoutAsDecline => "terminal shows a timeout as a decline and never reverses: failed but debited",
-            Bug::ReversalEveryCopy => "bank undoes the original on every reversal copy: the card is credited twice",
-            Bug::ReversalUnknownIgnored => "bank ignores a reversal for an unknown original: the late original stays posted",
-            Bug::RefundBoundUnchecked => "bank never checks the refundable remainder: refunds exceed the sale",
-            Bug::RefundBoundRace => "refund bound checked outside the posting step: racing refunds exceed the sale",
+            Bug::SwitchNoDedupe => {
+                "switch forwards every copy of a request: a retransmitted sale debits twice"
+            }
+            Bug::BankNotIdempotent => {
+                "bank posts again on a repeat: a retried refund is refunded twice or shows 13"
+            }
+            Bug::BankReplyBeforeSync => {
+                "bank replies before its journal is synced: a crash forgets an acknowledged posting"
+            }
+            Bug::TerminalJournalAfterSend => {
+                "terminal journals after sending: a crash leaves a debit nobody reverses"
+            }
+            Bug::TerminalTimeoutAsDecline => {
+                "terminal shows a timeout as a decline and never reverses: failed but debited"
+            }
+            Bug::ReversalEveryCopy => {
+                "bank undoes the original on every reversal copy: the card is credited twice"
+            }
+            Bug::ReversalUnknownIgnored => {
+                "bank ignores a reversal for an unknown original: the late original stays posted"
+            }
+            Bug::RefundBoundUnchecked => {
+                "bank never checks the refundable remainder: refunds exceed the sale"
+            }
+            Bug::RefundBoundRace => {
+                "refund bound checked outside the posting step: racing refunds exceed the sale"
+            }
             Bug::StanNotPersisted => "terminal STAN counter not persisted: after a reboot keys collide",
-            Bug::ReversalQueueGivesUp => "terminal drops a reversal after a few tries: the debit is never undone",
-            Bug::VoidAfterSettlement => "bank voids a settled sale: the merchant is paid and the card refunded",
-            Bug::BatchSettledTwice => "bank settles a batch again on a repeated settlement: merchant paid twice",
-            Bug::DeclinePartialPosting => "a declined refund leaves its merchant debit posted: money moves on a decline",
+            Bug::ReversalQueueGivesUp => {
+                "terminal drops a reversal after a few tries: the debit is never undone"
+            }
+            Bug::VoidAfterSettlement => {
+                "bank voids a settled sale: the merchant is paid and the card refunded"
+            }
+            Bug::BatchSettledTwice => {
+                "bank settles a batch again on a repeated settlement: merchant paid twice"
+            }
+            Bug::DeclinePartialPosting => {
+                "a declined refund leaves its merchant debit posted: money moves on a decline"
+            }
             Bug::MacNotVerified => "switch skips MAC verification: a forged or corrupted message moves money",
         }
     }

@@ -138,7 +138,14 @@ mod tests {
             let date = civil_from_days(days);
             assert_eq!(days_from_civil(date.year, date.month, date.day), days);
         }
-        assert_eq!(civil_from_days(days_from_civil(2028, 2, 29)), CivilDate { year: 2028, month: 2, day: 29 });
+        assert_eq!(
+            civil_from_days(days_from_civil(2028, 2, 29)),
+            CivilDate {
+                year: 2028,
+                month: 2,
+                day: 29
+            }
+        );
     }
 
     #[test]

@@ -18,7 +18,11 @@ pub const RECORD_HEADER_LEN: usize = 8;
 /// Serialize one record with its header.
 pub fn encode_record<R: Serialize>(record: &R) -> Vec<u8> {
     let payload = postcard::to_stdvec(record).expect("journal records serialize");
-    assert!(payload.len() <= RECORD_LEN_MAX, "journal record of {} bytes", payload.len());
+    assert!(
+        payload.len() <= RECORD_LEN_MAX,
+        "journal record of {} bytes",
+        payload.len()
+    );
     let mut out = Vec::with_capacity(RECORD_HEADER_LEN + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -110,7 +114,11 @@ mod tests {
             let complete = boundaries.iter().filter(|b| **b <= cut).count() - 1;
             assert_eq!(recovered.records, records[..complete], "cut {cut}");
             assert_eq!(recovered.valid_len, boundaries[complete]);
-            assert_eq!(recovered.tail == Tail::Clean, cut == boundaries[complete], "cut {cut}");
+            assert_eq!(
+                recovered.tail == Tail::Clean,
+                cut == boundaries[complete],
+                "cut {cut}"
+            );
         }
     }
 
@@ -123,6 +131,12 @@ mod tests {
         corrupt[second + RECORD_HEADER_LEN + 1] ^= 0x20;
         let recovered: Recovered<(u32, String)> = decode_journal(&corrupt);
         assert_eq!(recovered.records, records[..1]);
-        assert_eq!(recovered.tail, Tail::Damaged { offset: second, reason: "checksum mismatch" });
+        assert_eq!(
+            recovered.tail,
+            Tail::Damaged {
+                offset: second,
+                reason: "checksum mismatch"
+            }
+        );
     }
 }

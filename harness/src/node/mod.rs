@@ -16,12 +16,15 @@
 pub mod bug;
 pub mod clock;
 pub mod journal;
+pub mod terminal;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::types::{ApprovalCode, Money, ProcessingCode, ResponseCode, Rrn, TerminalId, TransactionKey};
+use crate::wire::types::{
+    ApprovalCode, Money, ProcessingCode, ResponseCode, Rrn, TerminalId, TransactionKey,
+};
 
 pub use bug::{Bug, Bugs};
 pub use clock::{Calendar, Millis};
@@ -115,7 +118,12 @@ pub trait StateMachine: Sized {
 
     /// A message arrived from `from`. Bad MAC or format: an error answer or
     /// nothing, and no state change.
-    fn on_message(&mut self, now: Millis, from: &Peer, bytes: &[u8]) -> Vec<Effect<Self::Record, Self::Timer>>;
+    fn on_message(
+        &mut self,
+        now: Millis,
+        from: &Peer,
+        bytes: &[u8],
+    ) -> Vec<Effect<Self::Record, Self::Timer>>;
 
     /// A timer set earlier fired.
     fn on_timer(&mut self, now: Millis, timer: Self::Timer) -> Vec<Effect<Self::Record, Self::Timer>>;
