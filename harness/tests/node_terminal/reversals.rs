@@ -144,21 +144,33 @@ fn after_a_reboot_a_request_without_answer_is_reversed_first() {
         requests(&effects).is_empty(),
         "no new request before the reversal is acknowledged"
     );
+    let outcomes: Vec<(OperationId, Outcome)> = shows(&effects)
+        .into_iter()
+        .map(|shown| (shown.operation, shown.outcome))
+        .collect();
+    let reversed = Outcome::FailedReversed {
+        reason: ResponseCode::ResponseTooLate,
+    };
+    assert_eq!(outcomes[0], (OperationId(1), reversed));
     assert_eq!(
-        only_outcome(&effects),
-        Outcome::FailedReversed {
-            reason: ResponseCode::ResponseTooLate
-        }
+        outcomes[1].0,
+        OperationId(2),
+        "the queued command is refused, not replayed"
+    );
+    assert!(matches!(&outcomes[1].1, Outcome::Refused { reason } if reason.contains("restarted")));
+    assert!(
+        requests(&fixture.command(sale(3, 3_000))).is_empty(),
+        "waits for the reversal"
     );
     let advice = &advices(&effects)[0];
     assert_eq!(advice.trace.key(), request.trace.key());
     assert_eq!(advice.rrn, request.rrn);
     assert_eq!(advice.trace.local_time, request.trace.local_time);
     let effects = fixture.deliver(&reversal_ack(advice));
-    let resumed = only_request(&effects);
-    assert_eq!(resumed.amount, eur(2_000));
+    let next = only_request(&effects);
+    assert_eq!(next.amount, eur(3_000));
     assert_eq!(
-        resumed.trace.stan.value(),
+        next.trace.stan.value(),
         2,
         "the next STAN is above every journalled one"
     );

@@ -40,10 +40,10 @@ impl Terminal {
                 original: None,
             }),
             TerminalCommand::Refund { original, amount, .. } => {
-                self.from_original(original, ProcessingCode::Refund, Some(amount))
+                self.asked_from_original(original, ProcessingCode::Refund, Some(amount))
             }
             TerminalCommand::Void { original, .. } => {
-                self.from_original(original, ProcessingCode::Void, None)
+                self.asked_from_original(original, ProcessingCode::Void, None)
             }
         };
         match asked {
@@ -54,7 +54,7 @@ impl Terminal {
 
     /// Refund and void: card, amount (void: the sale's) and DE90 from the
     /// original's journal entry.
-    fn from_original(
+    fn asked_from_original(
         &self,
         original: OperationId,
         processing: ProcessingCode,

@@ -10,7 +10,9 @@
 //!
 //! Choices where `docs/nodes.md` is silent:
 //! - Accepted commands are journalled ([`TerminalRecord::Accepted`]); after a
-//!   reboot the ones not started yet run again, in order, after the reversals.
+//!   reboot the ones not started yet are shown `Refused` (a rebooted terminal
+//!   does not replay the cashier's input; re-running them with reused trace
+//!   numbers would also hide a lost `Pending` record).
 //! - A [`TerminalRecord::Shown`] is written after each `Show`; after a reboot
 //!   every decided but not yet shown result is shown (again, if the crash
 //!   fell between the `Show` and its record).
@@ -490,6 +492,10 @@ impl StateMachine for Terminal {
             .collect();
         for operation in unshown {
             self.show(operation, &mut out);
+        }
+        for command in Vec::from(self.state.queue.clone()) {
+            let reason = "terminal restarted before the operation started".to_string();
+            self.refuse(&command, reason, &mut out);
         }
         self.pump(now, &mut out);
         out
