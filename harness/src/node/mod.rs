@@ -18,6 +18,7 @@ pub mod bug;
 pub mod clock;
 pub mod journal;
 pub mod switch;
+pub mod terminal;
 
 use std::fmt;
 
