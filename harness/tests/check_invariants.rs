@@ -390,6 +390,40 @@ fn what_the_terminal_showed_must_match_the_ledger() {
     // Approved sale in a closed batch, never paid out.
     let found = mutated(|h| postings(h)[4].settled.clear());
     assert_eq!(found, vec![Invariant::CustomerView]);
+    // A decline the terminal was never sent (a timeout shown as a decline).
+    let found = mutated(|h| {
+        h.answers
+            .retain(|a| !(a.key == key(3) && matches!(a.receiver, Peer::Terminal(_))))
+    });
+    assert_eq!(found, vec![Invariant::CustomerView]);
+    // A decline from the issuer that posted, even if a reversal undid it later.
+    let found = mutated(|h| {
+        postings(h).push(posting(
+            EffectType::Sale,
+            Some(3),
+            &[(card(), -500), (clearing(), 500)],
+        ));
+        postings(h).push(posting(
+            EffectType::Reversal,
+            Some(3),
+            &[(card(), 500), (clearing(), -500)],
+        ));
+    });
+    assert!(found.contains(&Invariant::CustomerView), "{found:?}");
+    // Shown twice the same way is fine (at-least-once display); differently is not.
+    let found = mutated(|h| {
+        let again = h.shown[0].clone();
+        h.shown.push(again);
+    });
+    assert!(found.is_empty(), "{found:?}");
+    let found = mutated(|h| {
+        let mut again = h.shown[2].clone();
+        again.shown.outcome = Outcome::Declined {
+            code: ResponseCode::DoNotHonour,
+        };
+        h.shown.push(again);
+    });
+    assert!(found.contains(&Invariant::CustomerView), "{found:?}");
     // An operation never shown.
     let found = mutated(|h| {
         h.shown.remove(1);

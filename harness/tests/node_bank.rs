@@ -4,7 +4,6 @@
 //! journal prefix.
 
 // EUR amounts are written major_minor: `1_000_00` is 1000.00 EUR.
-#![allow(clippy::inconsistent_digit_grouping)]
 
 use payfault::node::bank::*;
 use payfault::node::{BankId, Bug, Bugs, Calendar, Effect, Millis, Peer, StateMachine};

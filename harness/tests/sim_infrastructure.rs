@@ -188,6 +188,8 @@ fn run(plan: Plan) -> Outcome {
         commands: client_commands.clone(),
         node: Rc::new(RefCell::new(None)),
         durable: Rc::new(RefCell::new(Vec::new())),
+        me: Peer::Terminal(payfault::wire::types::TerminalId::new("CLIENT01").unwrap()),
+        evidence_keys: BTreeMap::new(),
     });
     let server = Rc::new(HostSpec::<Server> {
         name: "server".into(),
@@ -205,6 +207,8 @@ fn run(plan: Plan) -> Outcome {
         commands: Rc::new(CommandQueue::default()),
         node: Rc::new(RefCell::new(None)),
         durable: Rc::new(RefCell::new(Vec::new())),
+        me: Peer::Switch,
+        evidence_keys: BTreeMap::new(),
     });
     runner.add_node(client.clone());
     runner.add_node(server.clone());

@@ -125,14 +125,18 @@ fn check_approved(kind: OperationKind, shown_minor: Option<i64>, net_cardholder:
 
 /// Shown approved: exactly the shown movement of the card (and, once the
 /// batch closed, one payout of a sale); anything else: net zero. Every
-/// operation is shown exactly once.
+/// operation is shown a result, and the same one if shown again (a
+/// terminal that crashes between showing and journalling shows it twice).
 pub fn customer_view(history: &History) -> Vec<Violation> {
     let postings = postings_by_key(history);
     let mut violations = Vec::new();
-    let mut shown_count: BTreeMap<OperationId, usize> = BTreeMap::new();
+    let mut shown_outcomes: BTreeMap<OperationId, Vec<&Outcome>> = BTreeMap::new();
     for shown_at in &history.shown {
         let shown = &shown_at.shown;
-        *shown_count.entry(shown.operation).or_default() += 1;
+        shown_outcomes
+            .entry(shown.operation)
+            .or_default()
+            .push(&shown.outcome);
         let Some(key) = &shown.key else { continue };
         let found = postings.get(key).map(Vec::as_slice).unwrap_or(&[]);
         let net_cardholder: i64 = found.iter().map(|(posting, _)| cardholder_net(posting)).sum();
@@ -142,6 +146,7 @@ pub fn customer_view(history: &History) -> Vec<Violation> {
                 check_approved(shown.kind, shown_minor, net_cardholder)
             }
             Outcome::BatchClosed { .. } => None,
+            Outcome::Declined { code } => declined_problem(history, shown, key, *code, found),
             other => {
                 let net = net_on_accounts(found);
                 (!net.is_empty()).then(|| format!("shown {other:?}, but money moved: {net:?}"))
@@ -158,20 +163,57 @@ pub fn customer_view(history: &History) -> Vec<Violation> {
     }
     violations.extend(unpaid_sales(history));
     for operation in &history.operations {
-        let count = shown_count.get(&operation.id).copied().unwrap_or(0);
-        if count != 1 {
+        let outcomes = shown_outcomes
+            .get(&operation.id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let problem = match outcomes {
+            [] => Some("was never shown a result".to_string()),
+            [first, rest @ ..] if rest.iter().any(|other| other != first) => {
+                Some(format!("was shown {} different results", outcomes.len()))
+            }
+            _ => None,
+        };
+        if let Some(problem) = problem {
             violations.push(Violation {
                 invariant: Invariant::CustomerView,
                 keys: Vec::new(),
-                message: format!(
-                    "{} {} was shown {count} times, not once",
-                    operation.terminal, operation.id
-                ),
-                evidence: Vec::new(),
+                message: format!("{} {} {problem}", operation.terminal, operation.id),
+                evidence: outcomes.iter().map(|outcome| format!("{outcome:?}")).collect(),
             });
         }
     }
     violations
+}
+
+/// A decline shown must be one the terminal was sent, and a decline from
+/// the issuer (anything but the switch's 91 stand-in) never posted at all.
+fn declined_problem(
+    history: &History,
+    shown: &crate::node::Shown,
+    key: &TransactionKey,
+    code: ResponseCode,
+    found: &[(&Posting, String)],
+) -> Option<String> {
+    let receiver = Peer::Terminal(shown.terminal.clone());
+    let backed = history
+        .answers
+        .iter()
+        .any(|answer| answer.receiver == receiver && &answer.key == key && answer.response == code);
+    if !backed {
+        return Some(format!(
+            "shown declined {}, but no such answer ever reached the terminal",
+            code.to_wire()
+        ));
+    }
+    if code != ResponseCode::IssuerUnavailable && !found.is_empty() {
+        return Some(format!(
+            "shown declined {}, but the bank posted it",
+            code.to_wire()
+        ));
+    }
+    let net = net_on_accounts(found);
+    (!net.is_empty()).then(|| format!("shown declined {}, but money moved: {net:?}", code.to_wire()))
 }
 
 /// Sales shown approved before their terminal's last successful batch close

@@ -20,9 +20,10 @@ use turmoil::net::{TcpListener, TcpStream};
 
 use super::disk::{JournalFile, SimJournal};
 use super::trace::{describe_message, Event, EventKind, Trace};
+use crate::history::AnswerSeen;
 use crate::node::journal::{decode_journal, encode_record, Tail};
 use crate::node::{CrashPoint, Effect, Millis, Peer, Shown, StateMachine};
-use crate::wire::{encode_frame, FrameReader};
+use crate::wire::{encode_frame, FrameReader, MacKey, WireMessage};
 
 /// A host's clock: simulated time plus a fixed offset and a drift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub struct Shared {
     pub shown: RefCell<Vec<(u64, Shown)>>,
     /// Armed crash points and how often each host passed each point.
     pub crashes: RefCell<CrashController>,
+    /// Financial answers (0210) that arrived with a valid MAC, as evidence.
+    pub answers: RefCell<Vec<AnswerSeen>>,
 }
 
 /// Decides whether a host crashes at a crash point.
@@ -201,6 +204,10 @@ pub struct HostSpec<N: StateMachine> {
     pub node: Rc<RefCell<Option<N>>>,
     /// The records that are durable on disk, in order (evidence).
     pub durable: Rc<RefCell<Vec<N::Record>>>,
+    /// Who this node is, as its peers name it.
+    pub me: Peer,
+    /// MAC keys per peer, to record only authentic answers as evidence.
+    pub evidence_keys: BTreeMap<Peer, MacKey>,
 }
 
 /// An open connection to a peer.
@@ -412,6 +419,7 @@ where
                     from: peer.to_string(),
                     message: describe_message(&bytes),
                 });
+                self.record_answer(&peer, &bytes);
                 let now = self.now();
                 let effects = self.with_node(|node| node.on_message(now, &peer, &bytes));
                 self.execute(effects).await;
@@ -481,6 +489,28 @@ where
         self.trace(EventKind::Sent {
             to: to.to_string(),
             message,
+        });
+    }
+
+    /// Keep an authentic 0210 as evidence of what this node was answered.
+    fn record_answer(&self, sender: &Peer, bytes: &[u8]) {
+        let Some(key) = self.spec.evidence_keys.get(sender) else {
+            return;
+        };
+        let Ok(message) = crate::wire::verify(bytes, key) else {
+            return;
+        };
+        let Ok(WireMessage::FinancialResponse(response)) = WireMessage::from_message(&message) else {
+            return;
+        };
+        self.shared.answers.borrow_mut().push(AnswerSeen {
+            at_ms: sim_now_ms(),
+            receiver: self.spec.me.clone(),
+            sender: sender.clone(),
+            mti: 210,
+            key: response.trace.key(),
+            response: response.response,
+            approval: response.approval,
         });
     }
 

@@ -7,10 +7,14 @@
 //! - [`faults`]: the fault plan (message rules, random rates).
 //! - [`proxy`]: the fault proxy on every link.
 //! - [`runner`]: the run loop: schedule, crashes, heal, quiet period.
+//! - [`world`]: the payment world: terminals, switch, banks, workload, faults.
+//! - [`topology`]: the built-in topology of cards, merchants and nodes.
 
 pub mod disk;
 pub mod driver;
 pub mod faults;
 pub mod proxy;
 pub mod runner;
+pub mod topology;
 pub mod trace;
+pub mod world;

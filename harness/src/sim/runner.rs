@@ -117,6 +117,16 @@ impl<'a> Runner<'a> {
         });
     }
 
+    /// Mark the start of a phase in the trace.
+    pub fn trace_phase(&self, name: &str) {
+        self.trace(
+            "world",
+            EventKind::Phase {
+                name: name.to_string(),
+            },
+        );
+    }
+
     /// Register a node host.
     pub fn add_node<N>(&mut self, spec: Rc<HostSpec<N>>)
     where

@@ -1,0 +1,638 @@
+//! The payment world: terminals, a switch and banks on turmoil, with a
+//! fault proxy on every link, driven by a workload and a fault plan, and
+//! the history the checker judges.
+//!
+//! Hosts, in registration order: banks, bank links, the switch, terminal
+//! links, terminals. Host names: a terminal is named by its id
+//! (`TERM0001`), the switch `switch`, a bank by its id (`bank-a`), a link
+//! proxy `link-<terminal or bank>`.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use super::driver::{ArmedCrash, ClockModel, CommandQueue, CrashController, HostSpec, Shared};
+use super::faults::LinkFaults;
+use super::runner::{Action, Ending, Runner};
+use super::trace::{Event, EventKind, Trace, TraceHash};
+use crate::history::{self, History, OpenWork};
+use crate::node::bank::{Bank, BankCommand, BankConfig};
+use crate::node::switch::{Switch, SwitchConfig};
+use crate::node::terminal::{Terminal, TerminalCommand, TerminalConfig};
+use crate::node::{BankId, OperationId, Peer, StateMachine};
+use crate::wire::types::TerminalId;
+
+const SWITCH_PORT: u16 = 5000;
+const BANK_PORT: u16 = 6000;
+
+/// The switch's host name.
+pub const SWITCH_HOST: &str = "switch";
+
+/// The proxy host of a terminal's or a bank's link.
+pub fn link_host(end: &str) -> String {
+    format!("link-{end}")
+}
+
+/// What the workload does at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkItem {
+    /// A customer or clerk at a terminal.
+    Terminal {
+        /// Which terminal.
+        terminal: TerminalId,
+        /// What they do.
+        command: TerminalCommand,
+    },
+    /// A bank operator (freeze a merchant, maintenance, ...).
+    Bank {
+        /// Which bank.
+        bank: BankId,
+        /// What they do.
+        command: BankCommand,
+    },
+}
+
+/// A scheduled work item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Simulated milliseconds from the start.
+    pub at_ms: u64,
+    /// What happens.
+    pub item: WorkItem,
+}
+
+/// A partition of a link, both ways or one way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkPartition {
+    /// The link: a terminal id or a bank id.
+    pub link: String,
+    /// Start.
+    pub from_ms: u64,
+    /// End (`None`: until the heal phase).
+    pub until_ms: Option<u64>,
+}
+
+/// A crash at a simulated time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedCrash {
+    /// The host.
+    pub host: String,
+    /// When.
+    pub at_ms: u64,
+    /// Restart after (`None`: stays down until the heal phase).
+    pub restart_after_ms: Option<u64>,
+}
+
+/// Everything that breaks in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultPlan {
+    /// Message faults per link (key: a terminal id or a bank id).
+    pub links: BTreeMap<String, LinkFaults>,
+    /// Partitions.
+    pub partitions: Vec<LinkPartition>,
+    /// Crashes at times.
+    pub crashes: Vec<TimedCrash>,
+    /// Crashes at named crash points.
+    pub crash_points: Vec<ArmedCrash>,
+    /// Torn writes on crash: block size in bytes.
+    pub torn_write_block: Option<u64>,
+    /// Clock skew per host.
+    pub clocks: BTreeMap<String, ClockModel>,
+}
+
+/// How long each phase lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Simulated milliseconds per tick.
+    pub tick_ms: u64,
+    /// The workload and fault phase.
+    pub fault_phase_ms: u64,
+    /// Quiet for this long after healing ends the run.
+    pub quiet_ms: u64,
+    /// Hard limit on simulated time (reported, never a hang).
+    pub limit_ms: u64,
+    /// Close every terminal's batch after healing (end of day), so that
+    /// settlement is always exercised.
+    pub close_batches_at_end: bool,
+    /// Dial again when a connection stays silent this long.
+    pub stale_connection_ms: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            tick_ms: 1,
+            fault_phase_ms: 20_000,
+            quiet_ms: 10_000,
+            limit_ms: 600_000,
+            close_batches_at_end: true,
+            stale_connection_ms: 2_000,
+        }
+    }
+}
+
+/// A whole run: nodes, workload, faults, timing.
+#[derive(Debug, Clone)]
+pub struct WorldPlan {
+    /// The seed of everything random in the run.
+    pub seed: u64,
+    /// Terminal configurations.
+    pub terminals: Vec<TerminalConfig>,
+    /// The switch configuration.
+    pub switch: SwitchConfig,
+    /// Bank configurations.
+    pub banks: Vec<BankConfig>,
+    /// The workload.
+    pub workload: Vec<Step>,
+    /// What breaks.
+    pub faults: FaultPlan,
+    /// Phases.
+    pub timing: Timing,
+    /// Keep every trace event (for reports), not just the hash.
+    pub keep_events: bool,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    /// The evidence for the checker.
+    pub history: History,
+    /// The trace (events kept if asked).
+    pub trace: Trace,
+    /// Its hash.
+    pub trace_hash: TraceHash,
+    /// Simulated milliseconds the run took.
+    pub simulated_ms: u64,
+    /// How it ended.
+    pub ending: Ending,
+}
+
+struct Slots<N: StateMachine> {
+    spec: Rc<HostSpec<N>>,
+}
+
+fn spec<N: StateMachine>(name: &str, config: N::Config, me: Peer, plan: &WorldPlan) -> HostSpec<N> {
+    HostSpec {
+        name: name.to_string(),
+        config,
+        listen_port: None,
+        dials: BTreeMap::new(),
+        accepts: BTreeMap::new(),
+        journal_path: format!("/{name}.journal").into(),
+        clock: plan.faults.clocks.get(name).copied().unwrap_or_default(),
+        connect_timeout_ms: 500,
+        stale_connection_ms: plan.timing.stale_connection_ms,
+        commands: Rc::new(CommandQueue::default()),
+        node: Rc::new(RefCell::new(None)),
+        durable: Rc::new(RefCell::new(Vec::new())),
+        me,
+        evidence_keys: BTreeMap::new(),
+    }
+}
+
+/// Run a plan to the end: faults, heal, quiet period; then gather history.
+pub fn run(plan: &WorldPlan) -> Result<RunResult, String> {
+    let shared = Rc::new(Shared {
+        trace: RefCell::new(Trace::new(plan.keep_events)),
+        crashes: RefCell::new(CrashController::new(plan.faults.crash_points.clone())),
+        ..Shared::default()
+    });
+    let mut runner = Runner::new(
+        plan.seed,
+        plan.timing.tick_ms,
+        plan.faults.torn_write_block,
+        shared.clone(),
+    );
+    let banks = add_banks(&mut runner, plan);
+    let switch = add_switch(&mut runner, plan);
+    let terminals = add_terminals(&mut runner, plan);
+    schedule_workload(&mut runner, plan, &terminals, &banks)?;
+    schedule_faults(&mut runner, plan);
+    runner.trace_phase("faults");
+    runner.run_until(plan.timing.fault_phase_ms)?;
+    runner.heal();
+    let mut next_operation = plan.workload.len() as u32 + 1;
+    if plan.timing.close_batches_at_end {
+        for terminal in &terminals {
+            let operation = OperationId(next_operation);
+            next_operation += 1;
+            let command = TerminalCommand::CloseBatch { operation };
+            record_invocation(&shared, runner.now_ms(), &terminal.spec.name, &command);
+            terminal.spec.commands.push(command);
+        }
+    }
+    let ending = runner.run_until_quiet(plan.timing.quiet_ms, plan.timing.limit_ms)?;
+    runner.trace_phase("end");
+    let simulated_ms = runner.now_ms();
+    let history = gather(plan, &shared, &banks, &switch, &terminals, ending, next_operation);
+    let trace = shared.trace.borrow().clone();
+    let trace_hash = trace.hash();
+    Ok(RunResult {
+        history,
+        trace,
+        trace_hash,
+        simulated_ms,
+        ending,
+    })
+}
+
+fn add_banks(runner: &mut Runner, plan: &WorldPlan) -> Vec<Slots<Bank>> {
+    let mut banks = Vec::new();
+    for config in &plan.banks {
+        let name = config.id.0.clone();
+        let mut host = spec::<Bank>(&name, config.clone(), Peer::Bank(config.id.clone()), plan);
+        host.listen_port = Some(BANK_PORT);
+        host.accepts.insert(link_host(&name), Peer::Switch);
+        let host = Rc::new(host);
+        runner.add_node(host.clone());
+        let faults = plan.faults.links.get(&name).cloned().unwrap_or_default();
+        let seed = plan.seed ^ (0xBA4C_0000 + banks.len() as u64);
+        runner.add_proxy(
+            &link_host(&name),
+            BANK_PORT,
+            format!("{name}:{BANK_PORT}"),
+            faults,
+            seed,
+        );
+        banks.push(Slots { spec: host });
+    }
+    banks
+}
+
+fn add_switch(runner: &mut Runner, plan: &WorldPlan) -> Slots<Switch> {
+    let mut host = spec::<Switch>(SWITCH_HOST, plan.switch.clone(), Peer::Switch, plan);
+    host.listen_port = Some(SWITCH_PORT);
+    for link in &plan.switch.terminals {
+        let name = link.terminal.to_string();
+        host.accepts
+            .insert(link_host(&name), Peer::Terminal(link.terminal.clone()));
+    }
+    for link in &plan.switch.banks {
+        let peer = Peer::Bank(link.bank.clone());
+        host.dials
+            .insert(peer.clone(), format!("{}:{BANK_PORT}", link_host(&link.bank.0)));
+        host.evidence_keys.insert(peer, link.key);
+    }
+    let host = Rc::new(host);
+    runner.add_node(host.clone());
+    Slots { spec: host }
+}
+
+fn add_terminals(runner: &mut Runner, plan: &WorldPlan) -> Vec<Slots<Terminal>> {
+    let mut terminals = Vec::new();
+    for config in &plan.terminals {
+        let name = config.terminal.to_string();
+        let faults = plan.faults.links.get(&name).cloned().unwrap_or_default();
+        let seed = plan.seed ^ (0x7E41_0000 + terminals.len() as u64);
+        runner.add_proxy(
+            &link_host(&name),
+            SWITCH_PORT,
+            format!("{SWITCH_HOST}:{SWITCH_PORT}"),
+            faults,
+            seed,
+        );
+        let mut host = spec::<Terminal>(
+            &name,
+            config.clone(),
+            Peer::Terminal(config.terminal.clone()),
+            plan,
+        );
+        host.dials
+            .insert(Peer::Switch, format!("{}:{SWITCH_PORT}", link_host(&name)));
+        host.evidence_keys.insert(Peer::Switch, config.key);
+        let host = Rc::new(host);
+        runner.add_node(host.clone());
+        terminals.push(Slots { spec: host });
+    }
+    terminals
+}
+
+fn record_invocation(shared: &Shared, at_ms: u64, host: &str, command: &TerminalCommand) {
+    shared.trace.borrow_mut().push(Event {
+        at_ms,
+        host: host.to_string(),
+        kind: EventKind::Invoke {
+            operation: command.operation(),
+            what: describe_command(command),
+        },
+    });
+}
+
+fn describe_command(command: &TerminalCommand) -> String {
+    match command {
+        TerminalCommand::Sale { card, amount, .. } => format!("sale {amount} card {}", card.pan.masked()),
+        TerminalCommand::Refund { original, amount, .. } => format!("refund {amount} of {original}"),
+        TerminalCommand::Void { original, .. } => format!("void {original}"),
+        TerminalCommand::Balance { card, .. } => format!("balance card {}", card.pan.masked()),
+        TerminalCommand::CloseBatch { .. } => "close batch".to_string(),
+    }
+}
+
+fn schedule_workload(
+    runner: &mut Runner,
+    plan: &WorldPlan,
+    terminals: &[Slots<Terminal>],
+    banks: &[Slots<Bank>],
+) -> Result<(), String> {
+    for step in &plan.workload {
+        match &step.item {
+            WorkItem::Terminal { terminal, command } => {
+                let slot = terminals
+                    .iter()
+                    .find(|slot| slot.spec.name == terminal.as_str())
+                    .ok_or_else(|| {
+                        format!("the workload names terminal {terminal}, which is not in the topology")
+                    })?;
+                let (queue, shared, host, command) = (
+                    slot.spec.commands.clone(),
+                    runner.shared.clone(),
+                    slot.spec.name.clone(),
+                    command.clone(),
+                );
+                let at_ms = step.at_ms;
+                runner.schedule(
+                    at_ms,
+                    Action::Call(Box::new(move || {
+                        record_invocation(&shared, at_ms, &host, &command);
+                        queue.push(command);
+                    })),
+                );
+            }
+            WorkItem::Bank { bank, command } => {
+                let slot = banks
+                    .iter()
+                    .find(|slot| slot.spec.name == bank.0)
+                    .ok_or_else(|| format!("the workload names bank {bank}, which is not in the topology"))?;
+                let (queue, command) = (slot.spec.commands.clone(), command.clone());
+                runner.schedule(step.at_ms, Action::Call(Box::new(move || queue.push(command))));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn server_of(link: &str) -> String {
+    if link.starts_with("bank") {
+        link.to_string()
+    } else {
+        SWITCH_HOST.to_string()
+    }
+}
+
+fn schedule_faults(runner: &mut Runner, plan: &WorldPlan) {
+    for partition in &plan.faults.partitions {
+        let proxy = link_host(&partition.link);
+        let server = server_of(&partition.link);
+        runner.schedule(
+            partition.from_ms,
+            Action::Partition {
+                from: proxy.clone(),
+                to: server.clone(),
+                oneway: false,
+            },
+        );
+        if let Some(until) = partition.until_ms {
+            runner.schedule(
+                until,
+                Action::Repair {
+                    from: proxy,
+                    to: server,
+                },
+            );
+        }
+    }
+    for crash in &plan.faults.crashes {
+        runner.schedule(
+            crash.at_ms,
+            Action::Crash {
+                host: crash.host.clone(),
+            },
+        );
+        if let Some(delay) = crash.restart_after_ms {
+            runner.schedule(
+                crash.at_ms + delay.max(1),
+                Action::Restart {
+                    host: crash.host.clone(),
+                },
+            );
+        }
+    }
+}
+
+fn gather(
+    plan: &WorldPlan,
+    shared: &Shared,
+    banks: &[Slots<Bank>],
+    switch: &Slots<Switch>,
+    terminals: &[Slots<Terminal>],
+    ending: Ending,
+    operations_end: u32,
+) -> History {
+    let mut open_work = Vec::new();
+    for slot in terminals {
+        let node = slot.spec.node.borrow();
+        let Some(terminal) = node.as_ref() else { continue };
+        for key in terminal.reversal_queue() {
+            open_work.push(OpenWork {
+                host: slot.spec.name.clone(),
+                what: "reversal not acknowledged".into(),
+                key: Some(key),
+            });
+        }
+        if !terminal.is_idle() {
+            open_work.push(OpenWork {
+                host: slot.spec.name.clone(),
+                what: "terminal not idle".into(),
+                key: None,
+            });
+        }
+    }
+    if let Some(node) = switch.spec.node.borrow().as_ref() {
+        for key in node.queued_reversals() {
+            open_work.push(OpenWork {
+                host: SWITCH_HOST.into(),
+                what: "reversal to bank not acknowledged".into(),
+                key: Some(key),
+            });
+        }
+        for key in node.in_flight() {
+            open_work.push(OpenWork {
+                host: SWITCH_HOST.into(),
+                what: "request in flight".into(),
+                key: Some(key),
+            });
+        }
+        for batch in node.pending_settlements() {
+            open_work.push(OpenWork {
+                host: SWITCH_HOST.into(),
+                what: format!("settlement pending: {batch:?}"),
+                key: None,
+            });
+        }
+    }
+    let ledgers = banks
+        .iter()
+        .filter_map(|slot| slot.spec.node.borrow().as_ref().map(ledger_of))
+        .collect();
+    History {
+        operations: operations_of(plan, shared, operations_end),
+        shown: shared
+            .shown
+            .borrow()
+            .iter()
+            .map(|(at_ms, shown)| history::ShownAt {
+                at_ms: *at_ms,
+                shown: shown.clone(),
+            })
+            .collect(),
+        ledgers,
+        answers: shared.answers.borrow().clone(),
+        open_work,
+        quiescent: ending == Ending::Quiescent,
+    }
+}
+
+/// The operations the workload asked for, from the invocations in the trace
+/// order (the end-of-day batch closes included).
+fn operations_of(plan: &WorldPlan, _shared: &Shared, operations_end: u32) -> Vec<history::Operation> {
+    let mut operations: Vec<history::Operation> = plan
+        .workload
+        .iter()
+        .filter_map(|step| match &step.item {
+            WorkItem::Terminal { terminal, command } => Some(history::Operation {
+                id: command.operation(),
+                terminal: terminal.clone(),
+                at_ms: step.at_ms,
+                request: request_of(command),
+            }),
+            WorkItem::Bank { .. } => None,
+        })
+        .collect();
+    if plan.timing.close_batches_at_end {
+        let first = operations_end - plan.terminals.len() as u32;
+        for (index, config) in plan.terminals.iter().enumerate() {
+            operations.push(history::Operation {
+                id: OperationId(first + index as u32),
+                terminal: config.terminal.clone(),
+                at_ms: plan.timing.fault_phase_ms,
+                request: history::Request::CloseBatch,
+            });
+        }
+    }
+    operations
+}
+
+fn request_of(command: &TerminalCommand) -> history::Request {
+    match command {
+        TerminalCommand::Sale { card, amount, .. } => history::Request::Sale {
+            pan: card.pan.clone(),
+            amount: *amount,
+        },
+        TerminalCommand::Refund { original, amount, .. } => history::Request::Refund {
+            original: *original,
+            amount: *amount,
+        },
+        TerminalCommand::Void { original, .. } => history::Request::Void { original: *original },
+        TerminalCommand::Balance { card, .. } => history::Request::Balance {
+            pan: card.pan.clone(),
+        },
+        TerminalCommand::CloseBatch { .. } => history::Request::CloseBatch,
+    }
+}
+
+fn account_of(account: &crate::node::bank::ledger::AccountId) -> history::Account {
+    use crate::node::bank::ledger::AccountId;
+    match account {
+        AccountId::Cardholder(pan) => history::Account::Cardholder(pan.clone()),
+        AccountId::Merchant(merchant) => history::Account::Merchant(merchant.clone()),
+        AccountId::Clearing(currency) => history::Account::Clearing(*currency),
+    }
+}
+
+fn ledger_of(bank: &Bank) -> history::Ledger {
+    use crate::node::bank::ledger::PostingKind;
+    let config = bank.config();
+    let mut opening = BTreeMap::new();
+    for card in &config.cardholders {
+        opening.insert(
+            history::Account::Cardholder(card.pan.clone()),
+            (card.balance.minor_units() as i64, card.currency),
+        );
+        opening.insert(history::Account::Clearing(card.currency), (0, card.currency));
+    }
+    for merchant in &config.merchants {
+        opening.insert(
+            history::Account::Merchant(merchant.id.clone()),
+            (merchant.balance.minor_units() as i64, merchant.currency),
+        );
+        opening.insert(
+            history::Account::Clearing(merchant.currency),
+            (0, merchant.currency),
+        );
+    }
+    let closing = bank
+        .ledger()
+        .balances()
+        .map(|(account, currency, balance)| (account_of(account), (balance, currency)))
+        .collect();
+    let postings = bank
+        .ledger()
+        .postings()
+        .iter()
+        .enumerate()
+        .map(|(sequence, posting)| {
+            let transaction = bank.transactions().get(&posting.key);
+            let original = transaction.and_then(|t| t.request.original.clone());
+            let (effect, key, batch) = match &posting.kind {
+                PostingKind::Sale => (history::EffectType::Sale, Some(posting.key.clone()), None),
+                PostingKind::Refund | PostingKind::DeclinedRefundRemnant => {
+                    (history::EffectType::Refund, Some(posting.key.clone()), None)
+                }
+                PostingKind::Void => (history::EffectType::Void, Some(posting.key.clone()), None),
+                PostingKind::Reversal { .. } => {
+                    (history::EffectType::Reversal, Some(posting.key.clone()), None)
+                }
+                PostingKind::Settlement { terminal, batch }
+                | PostingKind::HeldSettlementPaid { terminal, batch } => (
+                    history::EffectType::Settlement,
+                    None,
+                    Some((terminal.clone(), *batch)),
+                ),
+            };
+            let settled = batch
+                .as_ref()
+                .and_then(|batch| bank.settlements().get(batch))
+                .map(|settled| settled.items.clone())
+                .unwrap_or_default();
+            history::Posting {
+                sequence: sequence as u64,
+                key,
+                effect,
+                original: if effect == history::EffectType::Settlement {
+                    None
+                } else {
+                    original
+                },
+                batch,
+                settled,
+                entries: posting
+                    .entries
+                    .iter()
+                    .map(|(account, currency, minor)| history::Entry {
+                        account: account_of(account),
+                        minor: *minor,
+                        currency: *currency,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    history::Ledger {
+        bank: config.id.clone(),
+        opening,
+        closing,
+        postings,
+    }
+}

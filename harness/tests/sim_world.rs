@@ -1,0 +1,185 @@
+//! The whole system end to end on the simulated network: terminal, switch
+//! and bank, faults injected, and the checker's verdict on the evidence.
+
+use payfault::check::{check, Invariant};
+use payfault::node::terminal::{Card, TerminalCommand};
+use payfault::node::{Bug, Bugs, OperationId, Outcome};
+use payfault::sim::faults::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
+use payfault::sim::topology::Topology;
+use payfault::sim::world::{run, FaultPlan, RunResult, Step, Timing, WorkItem, WorldPlan};
+use payfault::wire::types::{Expiry, Money, Pan, TerminalId};
+
+fn terminal() -> TerminalId {
+    TerminalId::new("TERM0001").unwrap()
+}
+
+fn rich_card() -> Card {
+    Card {
+        pan: Pan::new("4111110000000001").unwrap(),
+        expiry: Expiry::from_wire("2812").unwrap(),
+    }
+}
+
+fn sale(operation: u32, at_ms: u64, amount: &str) -> Step {
+    Step {
+        at_ms,
+        item: WorkItem::Terminal {
+            terminal: terminal(),
+            command: TerminalCommand::Sale {
+                operation: OperationId(operation),
+                card: rich_card(),
+                amount: amount.parse::<Money>().unwrap(),
+            },
+        },
+    }
+}
+
+fn plan(seed: u64, workload: Vec<Step>, faults: FaultPlan, bugs: Bugs) -> WorldPlan {
+    let mut topology = Topology::standard();
+    topology.set_bugs(&bugs);
+    WorldPlan {
+        seed,
+        terminals: topology.terminals,
+        switch: topology.switch,
+        banks: topology.banks,
+        workload,
+        faults,
+        timing: Timing {
+            fault_phase_ms: 15_000,
+            quiet_ms: 12_000,
+            ..Timing::default()
+        },
+        keep_events: true,
+    }
+}
+
+fn drop_first_approval() -> FaultPlan {
+    let mut faults = FaultPlan::default();
+    faults.links.insert(
+        "TERM0001".into(),
+        LinkFaults {
+            rules: vec![MessageRule {
+                matching: MessageMatch {
+                    direction: Some(Direction::Response),
+                    mti: Some(210),
+                    nth: Some(1),
+                    ..MessageMatch::default()
+                },
+                action: MessageAction::Drop,
+                from_ms: None,
+                until_ms: None,
+            }],
+            ..LinkFaults::default()
+        },
+    );
+    faults
+}
+
+fn outcome_of(result: &RunResult, operation: u32) -> Outcome {
+    result
+        .history
+        .shown
+        .iter()
+        .find(|shown| shown.shown.operation == OperationId(operation))
+        .map(|shown| shown.shown.outcome.clone())
+        .unwrap_or_else(|| panic!("op{operation} never shown"))
+}
+
+fn trace_text(result: &RunResult) -> String {
+    result
+        .trace
+        .events()
+        .iter()
+        .map(|event| event.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn an_approved_sale_is_shown_approved_and_paid_out_at_end_of_day() {
+    let result = run(&plan(
+        1,
+        vec![sale(1, 100, "12.50 EUR")],
+        FaultPlan::default(),
+        Bugs::none(),
+    ))
+    .unwrap();
+    let verdict = check(&result.history);
+    assert!(
+        verdict.passed(),
+        "{:#?}\n{}",
+        verdict.violations,
+        trace_text(&result)
+    );
+    assert!(
+        matches!(outcome_of(&result, 1), Outcome::Approved { .. }),
+        "{}",
+        trace_text(&result)
+    );
+    assert!(
+        matches!(outcome_of(&result, 2), Outcome::BatchClosed { .. }),
+        "{}",
+        trace_text(&result)
+    );
+    let ledger = &result.history.ledgers[0];
+    let merchant = payfault::history::Account::Merchant(
+        payfault::wire::types::MerchantId::new("MERCHANT0000001").unwrap(),
+    );
+    assert_eq!(ledger.closing[&merchant].0, 500_00 + 12_50, "merchant paid once");
+}
+
+#[test]
+fn a_lost_approval_is_reversed_and_the_card_nets_to_zero() {
+    let result = run(&plan(
+        2,
+        vec![sale(1, 100, "12.50 EUR")],
+        drop_first_approval(),
+        Bugs::none(),
+    ))
+    .unwrap();
+    let text = trace_text(&result);
+    assert!(text.contains("DROP 0210"), "{text}");
+    assert!(
+        matches!(outcome_of(&result, 1), Outcome::FailedReversed { .. }),
+        "{text}"
+    );
+    let verdict = check(&result.history);
+    assert!(verdict.passed(), "{:#?}\n{text}", verdict.violations);
+    let card = payfault::history::Account::Cardholder(rich_card().pan);
+    assert_eq!(result.history.ledgers[0].closing[&card].0, 1_000_00, "{text}");
+}
+
+#[test]
+fn the_checker_catches_a_terminal_that_shows_a_timeout_as_a_decline() {
+    let bugs = Bugs::of([Bug::TerminalTimeoutAsDecline]);
+    let result = run(&plan(
+        2,
+        vec![sale(1, 100, "12.50 EUR")],
+        drop_first_approval(),
+        bugs,
+    ))
+    .unwrap();
+    let verdict = check(&result.history);
+    assert!(
+        verdict.violated().contains(&Invariant::CustomerView),
+        "{:#?}\n{}",
+        verdict.violations,
+        trace_text(&result)
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace() {
+    let make = || {
+        plan(
+            7,
+            vec![sale(1, 100, "12.50 EUR"), sale(2, 150, "3.00 EUR")],
+            drop_first_approval(),
+            Bugs::none(),
+        )
+    };
+    let first = run(&make()).unwrap();
+    let second = run(&make()).unwrap();
+    assert_eq!(first.trace_hash, second.trace_hash);
+    assert_eq!(trace_text(&first), trace_text(&second));
+}
