@@ -133,3 +133,28 @@ fn bugs_lists_the_whole_catalogue_with_incident_classes() {
         .iter()
         .all(|line| ["A", "B", "C", "D", "E"].contains(&line["incident"].as_str().unwrap())));
 }
+
+#[test]
+fn crash_points_lists_every_node_s_points_once() {
+    let output = payfault(&["crash-points"], b"");
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let listed: Vec<&str> = text
+        .lines()
+        .map(|line| line.split_whitespace().next().unwrap())
+        .collect();
+    let expected: Vec<&str> = payfault::node::all_crash_points()
+        .into_iter()
+        .map(|(_, point)| point)
+        .collect();
+    assert_eq!(listed, expected);
+    for required in [
+        "bank.post.after_sync_before_reply",
+        "switch.forward.after_sync_before_send",
+        "terminal.request.after_sync_before_send",
+    ] {
+        assert!(listed.contains(&required), "{required} missing");
+    }
+    let unique: std::collections::BTreeSet<&&str> = listed.iter().collect();
+    assert_eq!(unique.len(), listed.len());
+}

@@ -35,6 +35,8 @@ enum Command {
     /// Encode and decode ISO 8583 messages (pyiso8583's default layout).
     #[command(subcommand)]
     Wire(WireCommand),
+    /// List every named crash point a fault plan can crash a host at.
+    CrashPoints,
     /// List the planted bugs that `--bug NAME` can switch on.
     Bugs {
         /// One JSON object per line instead of a table.
@@ -76,6 +78,12 @@ fn main() -> ExitCode {
         Command::Wire(WireCommand::Decode { hex, framed }) => wire_decode(hex, framed),
         Command::Wire(WireCommand::Encode { hex, framed }) => wire_encode(hex, framed),
         Command::Bugs { json } => list_bugs(json),
+        Command::CrashPoints => {
+            for (kind, point) in payfault::node::all_crash_points() {
+                println!("{point:<45} {kind}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -211,3 +211,16 @@ pub struct Shown {
     /// The result.
     pub outcome: Outcome,
 }
+
+/// Every named crash point of every node kind, as (node kind, point).
+pub fn all_crash_points() -> Vec<(&'static str, &'static str)> {
+    let kinds: [(&str, &[&str]); 3] = [
+        ("terminal", terminal::CRASH_POINTS),
+        ("switch", switch::CRASH_POINTS),
+        ("bank", bank::CRASH_POINTS),
+    ];
+    kinds
+        .into_iter()
+        .flat_map(|(kind, points)| points.iter().map(move |point| (kind, *point)))
+        .collect()
+}
