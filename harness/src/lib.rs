@@ -13,6 +13,7 @@
 //! - [`sim`]: the simulated world: drivers, fault proxy, crashes, trace.
 //! - [`history`]: the evidence a run leaves, as plain data.
 //! - [`check`]: the invariants, judged from the history alone.
+//! - [`explore`]: generated runs from seeds.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};
@@ -26,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod explore;
 pub mod history;
 pub mod node;
 pub mod sim;

@@ -139,6 +139,7 @@ fn clean() -> History {
         bank: BankId("bank-a".into()),
         opening,
         closing: BTreeMap::new(),
+        held: Vec::new(),
         postings: vec![
             posting(EffectType::Sale, Some(1), &[(card(), -1000), (clearing(), 1000)]),
             refund,
@@ -390,6 +391,15 @@ fn what_the_terminal_showed_must_match_the_ledger() {
     // Approved sale in a closed batch, never paid out.
     let found = mutated(|h| postings(h)[4].settled.clear());
     assert_eq!(found, vec![Invariant::CustomerView]);
+    // ...unless the payout is held for a frozen merchant.
+    let found = mutated(|h| {
+        let settlement = postings(h).remove(4);
+        h.ledgers[0].held.push(HeldPayout {
+            batch: settlement.batch.unwrap(),
+            items: settlement.settled,
+        });
+    });
+    assert!(found.is_empty(), "{found:?}");
     // A decline the terminal was never sent (a timeout shown as a decline).
     let found = mutated(|h| {
         h.answers

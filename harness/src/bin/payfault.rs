@@ -37,6 +37,26 @@ enum Command {
     Wire(WireCommand),
     /// List every named crash point a fault plan can crash a host at.
     CrashPoints,
+    /// Rerun one generated seed and print its whole trace and verdict.
+    Replay {
+        /// The seed.
+        seed: u64,
+        /// Switch a planted bug on (repeatable).
+        #[arg(long = "bug")]
+        bugs: Vec<Bug>,
+    },
+    /// Run generated seeds (random workload and swarm faults) and check each.
+    Explore {
+        /// How many seeds.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// First seed.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Switch a planted bug on (repeatable).
+        #[arg(long = "bug")]
+        bugs: Vec<Bug>,
+    },
     /// List the planted bugs that `--bug NAME` can switch on.
     Bugs {
         /// One JSON object per line instead of a table.
@@ -78,6 +98,8 @@ fn main() -> ExitCode {
         Command::Wire(WireCommand::Decode { hex, framed }) => wire_decode(hex, framed),
         Command::Wire(WireCommand::Encode { hex, framed }) => wire_encode(hex, framed),
         Command::Bugs { json } => list_bugs(json),
+        Command::Explore { seeds, start, bugs } => explore(start, seeds, &bugs),
+        Command::Replay { seed, bugs } => replay(seed, &bugs),
         Command::CrashPoints => {
             for (kind, point) in payfault::node::all_crash_points() {
                 println!("{point:<45} {kind}");
@@ -164,6 +186,65 @@ fn list_bugs(json: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn explore(start: u64, seeds: u64, bugs: &[Bug]) -> Result<ExitCode> {
+    let bugs = payfault::node::Bugs::of(bugs.iter().copied());
+    let began = std::time::Instant::now();
+    let (mut failures, mut operations, mut simulated_ms) = (0u64, 0usize, 0u64);
+    for seed in start..start + seeds {
+        let outcome = payfault::explore::run_seed(seed, &bugs).map_err(anyhow::Error::msg)?;
+        operations += outcome.operations;
+        simulated_ms += outcome.simulated_ms;
+        if !outcome.verdict.passed() {
+            failures += 1;
+            let violated: Vec<String> = outcome.verdict.violated().iter().map(|v| v.to_string()).collect();
+            println!(
+                "FAIL seed {seed} trace {} violates {}",
+                outcome.trace_hash,
+                violated.join(", ")
+            );
+            for violation in outcome.verdict.violations.iter().take(3) {
+                println!("  {violation}");
+            }
+        }
+    }
+    let wall = began.elapsed().as_secs_f64();
+    println!(
+        "{seeds} seeds, {failures} failed, {operations} operations, {:.1} simulated s in {wall:.1} s wall: {:.1} seeds/s, {:.0} operations/s",
+        simulated_ms as f64 / 1000.0,
+        seeds as f64 / wall,
+        operations as f64 / wall
+    );
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn replay(seed: u64, bugs: &[Bug]) -> Result<ExitCode> {
+    let bugs = payfault::node::Bugs::of(bugs.iter().copied());
+    let mut plan = payfault::explore::generate::generate(seed, &bugs);
+    plan.keep_events = true;
+    let result = payfault::sim::world::run(&plan).map_err(anyhow::Error::msg)?;
+    for event in result.trace.events() {
+        println!("{event}");
+    }
+    let verdict = payfault::check::check(&result.history);
+    for violation in &verdict.violations {
+        println!("{violation}");
+    }
+    println!(
+        "seed {seed} trace {} {}",
+        result.trace_hash,
+        if verdict.passed() { "PASS" } else { "FAIL" }
+    );
+    Ok(if verdict.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn read_stdin() -> Result<Vec<u8>> {

@@ -217,7 +217,8 @@ fn declined_problem(
 }
 
 /// Sales shown approved before their terminal's last successful batch close
-/// that were not voided or reversed must be paid out.
+/// that were not voided or reversed must be paid out (or held for a frozen
+/// merchant, the money staying in clearing).
 fn unpaid_sales(history: &History) -> Vec<Violation> {
     let mut last_close: BTreeMap<&TerminalId, u64> = BTreeMap::new();
     for shown_at in &history.shown {
@@ -227,6 +228,9 @@ fn unpaid_sales(history: &History) -> Vec<Violation> {
     }
     let mut undone: BTreeSet<&TransactionKey> = BTreeSet::new();
     let mut paid: BTreeSet<&TransactionKey> = BTreeSet::new();
+    for held in history.ledgers.iter().flat_map(|ledger| &ledger.held) {
+        paid.extend(held.items.iter());
+    }
     for posting in history.ledgers.iter().flat_map(|ledger| &ledger.postings) {
         match posting.effect {
             EffectType::Reversal => undone.extend(posting.key.iter()),

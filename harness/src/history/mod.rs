@@ -165,6 +165,18 @@ pub struct Ledger {
     pub closing: BTreeMap<Account, (i64, Currency)>,
     /// Every posting, in order.
     pub postings: Vec<Posting>,
+    /// Settlements accepted but held (merchant frozen): the money stays in
+    /// clearing until the merchant is unfrozen.
+    pub held: Vec<HeldPayout>,
+}
+
+/// A batch payout the bank holds back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldPayout {
+    /// The terminal batch.
+    pub batch: (TerminalId, BatchNumber),
+    /// The sales it will pay.
+    pub items: Vec<TransactionKey>,
 }
 
 /// A financial answer as it arrived somewhere.

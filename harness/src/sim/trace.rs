@@ -32,6 +32,11 @@ pub enum EventKind {
         /// In words, e.g. `sale 12.50 EUR card 411111******1111`.
         what: String,
     },
+    /// An operator command at a bank (freeze, maintenance, ...).
+    Operator {
+        /// In words.
+        what: String,
+    },
     /// A terminal showed a result.
     Shown(Shown),
     /// A node sent a message.
@@ -202,6 +207,7 @@ impl fmt::Display for Event {
         write!(f, "{:>8}ms {:<18} ", self.at_ms, self.host)?;
         match &self.kind {
             EventKind::Invoke { operation, what } => write!(f, "invoke {operation}: {what}"),
+            EventKind::Operator { what } => write!(f, "operator: {what}"),
             EventKind::Shown(shown) => write!(f, "shows {}: {:?}", shown.operation, shown.outcome),
             EventKind::Sent { to, message } => write!(f, "send {message} -> {to}"),
             EventKind::Received { from, message } => write!(f, "recv {message} <- {from}"),

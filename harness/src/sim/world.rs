@@ -365,8 +365,26 @@ fn schedule_workload(
                     .iter()
                     .find(|slot| slot.spec.name == bank.0)
                     .ok_or_else(|| format!("the workload names bank {bank}, which is not in the topology"))?;
-                let (queue, command) = (slot.spec.commands.clone(), command.clone());
-                runner.schedule(step.at_ms, Action::Call(Box::new(move || queue.push(command))));
+                let (queue, shared, host, command) = (
+                    slot.spec.commands.clone(),
+                    runner.shared.clone(),
+                    slot.spec.name.clone(),
+                    command.clone(),
+                );
+                let at_ms = step.at_ms;
+                runner.schedule(
+                    at_ms,
+                    Action::Call(Box::new(move || {
+                        shared.trace.borrow_mut().push(Event {
+                            at_ms,
+                            host,
+                            kind: EventKind::Operator {
+                                what: format!("{command:?}"),
+                            },
+                        });
+                        queue.push(command);
+                    })),
+                );
             }
         }
     }
@@ -629,10 +647,20 @@ fn ledger_of(bank: &Bank) -> history::Ledger {
             }
         })
         .collect();
+    let held = bank
+        .settlements()
+        .iter()
+        .filter(|(_, settled)| settled.held)
+        .map(|(batch, settled)| history::HeldPayout {
+            batch: batch.clone(),
+            items: settled.items.clone(),
+        })
+        .collect();
     history::Ledger {
         bank: config.id.clone(),
         opening,
         closing,
         postings,
+        held,
     }
 }

@@ -347,3 +347,27 @@ fn every_listed_crash_point_is_emitted_somewhere() {
     }
     assert!(emitted.iter().all(|point| CRASH_POINTS.contains(point)));
 }
+
+#[test]
+fn a_sale_in_a_currency_the_terminal_cannot_batch_is_refused_locally() {
+    // Found by exploration: a EUR terminal that sent a JPY sale approved it,
+    // could not count it in its EUR batch, and the reconciliation at batch
+    // close then reversed a sale the customer had seen approved.
+    let mut fixture = Fixture::new();
+    let jpy = TerminalCommand::Sale {
+        operation: OperationId(1),
+        card: card(),
+        amount: Money::new(1500, payfault::wire::types::Currency::JPY).unwrap(),
+    };
+    let effects = fixture.command(jpy);
+    assert!(sent(&effects).is_empty());
+    let outcome = only_outcome(&effects);
+    assert!(
+        matches!(&outcome, Outcome::Refused { reason } if reason.contains("EUR only")),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        only_request(&fixture.command(sale(2, 100))).trace.stan,
+        Stan::FIRST
+    );
+}

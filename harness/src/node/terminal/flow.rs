@@ -24,6 +24,10 @@ impl Terminal {
         let operation = command.operation();
         let asked = match command.clone() {
             TerminalCommand::CloseBatch { operation } => return self.start_close(now, operation, out),
+            TerminalCommand::Sale { amount, .. } if amount.currency != self.config.currency => Err(format!(
+                "this terminal sells in {} only, not {}",
+                self.config.currency, amount.currency
+            )),
             TerminalCommand::Sale { card, amount, .. } => Ok(Asked {
                 processing: ProcessingCode::Sale,
                 card,
