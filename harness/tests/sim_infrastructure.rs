@@ -231,7 +231,7 @@ fn run(plan: Plan) -> Outcome {
     }
     runner.run_until(2_000).unwrap();
     runner.heal();
-    let ending = runner.run_until_quiet(1_000, 60_000).unwrap();
+    let ending = runner.run_until_quiet(1_000, 1_000, 60_000, &|| false).unwrap();
     let answered = client.node.borrow().as_ref().unwrap().answered.clone();
     let durable = server.durable.borrow().clone();
     let trace = shared.trace.borrow();

@@ -37,6 +37,15 @@ enum Command {
     Wire(WireCommand),
     /// List every named crash point a fault plan can crash a host at.
     CrashPoints,
+    /// Run each generated seed twice and compare the trace hashes.
+    Determinism {
+        /// How many seeds.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// First seed.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+    },
     /// Rerun one generated seed and print its whole trace and verdict.
     Replay {
         /// The seed.
@@ -100,6 +109,7 @@ fn main() -> ExitCode {
         Command::Bugs { json } => list_bugs(json),
         Command::Explore { seeds, start, bugs } => explore(start, seeds, &bugs),
         Command::Replay { seed, bugs } => replay(seed, &bugs),
+        Command::Determinism { seeds, start } => determinism(start, seeds),
         Command::CrashPoints => {
             for (kind, point) in payfault::node::all_crash_points() {
                 println!("{point:<45} {kind}");
@@ -217,6 +227,29 @@ fn explore(start: u64, seeds: u64, bugs: &[Bug]) -> Result<ExitCode> {
         operations as f64 / wall
     );
     Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn determinism(start: u64, seeds: u64) -> Result<ExitCode> {
+    let bugs = payfault::node::Bugs::none();
+    let mut differing = 0;
+    for seed in start..start + seeds {
+        let first = payfault::explore::run_seed(seed, &bugs).map_err(anyhow::Error::msg)?;
+        let second = payfault::explore::run_seed(seed, &bugs).map_err(anyhow::Error::msg)?;
+        println!("seed {seed} trace {} {}", first.trace_hash, second.trace_hash);
+        if first.trace_hash != second.trace_hash {
+            differing += 1;
+            eprintln!(
+                "NONDETERMINISTIC: seed {seed} gave {} then {}",
+                first.trace_hash, second.trace_hash
+            );
+        }
+    }
+    println!("{seeds} seeds run twice, {differing} with differing traces");
+    Ok(if differing == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

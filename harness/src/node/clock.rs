@@ -61,6 +61,16 @@ impl Calendar {
         (self.epoch_day + seconds / 86_400, (seconds % 86_400) as u32)
     }
 
+    /// The same calendar for a clock that reads `origin_ms` more: local time
+    /// `Millis(origin_ms)` shows what `Millis(0)` showed before.
+    pub fn with_origin(&self, origin_ms: u64) -> Calendar {
+        let seconds = i64::from(self.epoch_second) - (origin_ms / 1000) as i64;
+        Calendar {
+            epoch_day: self.epoch_day + seconds.div_euclid(86_400),
+            epoch_second: seconds.rem_euclid(86_400) as u32,
+        }
+    }
+
     /// The calendar date at `now`.
     pub fn date(&self, now: Millis) -> CivilDate {
         civil_from_days(self.split(now).0)
@@ -154,6 +164,20 @@ mod tests {
         assert_eq!(calendar.transmission_time(Millis(0)).to_wire(), "1122090000");
         let next_day = Millis(15 * 3600 * 1000 + 1000);
         assert_eq!(calendar.transmission_time(next_day).to_wire(), "1123000001");
+    }
+
+    #[test]
+    fn a_shifted_origin_shows_the_same_time() {
+        let calendar = Calendar::default();
+        let shifted = calendar.with_origin(86_400_000 + 1_500);
+        assert_eq!(
+            shifted.transmission_time(Millis(86_400_000 + 1_500)),
+            calendar.transmission_time(Millis(0))
+        );
+        assert_eq!(
+            shifted.day_number(Millis(86_400_000 + 1_500)),
+            calendar.day_number(Millis(0))
+        );
     }
 
     #[test]

@@ -25,6 +25,12 @@ use crate::node::journal::{decode_journal, encode_record, Tail};
 use crate::node::{CrashPoint, Effect, Millis, Peer, Shown, StateMachine};
 use crate::wire::{encode_frame, FrameReader, MacKey, WireMessage};
 
+/// Every host's local clock reads this much at the start of a run (plus its
+/// offset), so that a clock set back by up to a day still runs: local time
+/// never has to go below zero. The world shifts each node's calendar by the
+/// same amount, so dates and times are what the configuration says.
+pub const LOCAL_CLOCK_ORIGIN_MS: u64 = 86_400_000;
+
 /// A host's clock: simulated time plus a fixed offset and a drift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ClockModel {
@@ -38,13 +44,14 @@ impl ClockModel {
     /// The host's local time at simulated time `sim_ms`.
     pub fn local(&self, sim_ms: u64) -> Millis {
         let drift = i128::from(sim_ms) * i128::from(self.drift_ppm) / 1_000_000;
-        let local = i128::from(sim_ms) + i128::from(self.offset_ms) + drift;
+        let local =
+            i128::from(LOCAL_CLOCK_ORIGIN_MS) + i128::from(sim_ms) + i128::from(self.offset_ms) + drift;
         Millis(local.max(0) as u64)
     }
 
     /// The first simulated time at which the local clock reads `local`.
     pub fn sim_at(&self, local: Millis) -> u64 {
-        let target = i128::from(local.0) - i128::from(self.offset_ms);
+        let target = i128::from(local.0) - i128::from(LOCAL_CLOCK_ORIGIN_MS) - i128::from(self.offset_ms);
         let scale = 1_000_000 + i128::from(self.drift_ppm);
         let mut sim = (target * 1_000_000 / scale.max(1)).max(0) as u64;
         while self.local(sim) < local {

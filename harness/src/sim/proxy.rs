@@ -29,6 +29,7 @@ pub struct FaultProxy {
     matched: Vec<u32>,
     rng: ChaCha8Rng,
     enabled: bool,
+    held: usize,
 }
 
 const PPM: u32 = 1_000_000;
@@ -80,12 +81,18 @@ impl FaultProxy {
             matched,
             rng: ChaCha8Rng::seed_from_u64(seed),
             enabled: true,
+            held: 0,
         }
     }
 
     /// The link's name, e.g. `TERM0001>switch`.
     pub fn link(&self) -> &str {
         &self.link
+    }
+
+    /// Messages accepted but not yet delivered (delayed ones included).
+    pub fn held(&self) -> usize {
+        self.held
     }
 
     /// Switch all faults off (the heal phase) or on again.
@@ -426,15 +433,20 @@ async fn pump(
                         break;
                     }
                     let bytes = entry.remove();
+                    context.proxy.borrow_mut().held -= 1;
                     let Ok(frame) = crate::wire::encode_frame(&bytes) else { continue };
                     if sink.write_all(&frame).await.is_err() {
+                        context.proxy.borrow_mut().held -= scheduled.len();
                         return;
                     }
                 }
             }
             read = source.read(&mut buffer) => {
                 let count = match read {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) | Err(_) => {
+                        context.proxy.borrow_mut().held -= scheduled.len();
+                        return;
+                    }
                     Ok(count) => count,
                 };
                 frames.push(&buffer[..count]);
@@ -442,13 +454,17 @@ async fn pump(
                     let frame = match frames.next_frame() {
                         Ok(Some(frame)) => frame,
                         Ok(None) => break,
-                        Err(_) => return,
+                        Err(_) => {
+                            context.proxy.borrow_mut().held -= scheduled.len();
+                            return;
+                        }
                     };
                     let now = sim_now_ms();
                     let (deliveries, events) = context.proxy.borrow_mut().on_message(direction, frame, now);
                     for kind in events {
                         context.shared.trace.borrow_mut().push(super::trace::Event { at_ms: now, host: context.host.clone(), kind });
                     }
+                    context.proxy.borrow_mut().held += deliveries.len();
                     for delivery in deliveries {
                         sequence += 1;
                         scheduled.insert((now + delivery.delay_ms, sequence), delivery.bytes);

@@ -268,8 +268,16 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Run until nothing was traced for `quiet_ms`, or until `limit_ms`.
-    pub fn run_until_quiet(&mut self, quiet_ms: u64, limit_ms: u64) -> Result<Ending, String> {
+    /// Run until quiet: nothing traced for `settle_ms` while `settled` says
+    /// no node has work pending and no proxy holds a message, or nothing
+    /// traced at all for `quiet_ms`; give up at `limit_ms`.
+    pub fn run_until_quiet(
+        &mut self,
+        quiet_ms: u64,
+        settle_ms: u64,
+        limit_ms: u64,
+        settled: &dyn Fn() -> bool,
+    ) -> Result<Ending, String> {
         self.trace("world", EventKind::Phase { name: "quiet".into() });
         let mut last_count = self.shared.trace.borrow().len();
         let mut last_change = self.now_ms();
@@ -279,7 +287,12 @@ impl<'a> Runner<'a> {
             if count != last_count {
                 last_count = count;
                 last_change = self.now_ms();
-            } else if self.now_ms() >= last_change + quiet_ms && self.schedule.is_empty() {
+                continue;
+            }
+            let silent_ms = self.now_ms() - last_change;
+            let nothing_held = self.proxies.iter().all(|proxy| proxy.borrow().held() == 0);
+            let calm = self.schedule.is_empty() && nothing_held;
+            if calm && (silent_ms >= quiet_ms || (silent_ms >= settle_ms && settled())) {
                 return Ok(Ending::Quiescent);
             }
         }

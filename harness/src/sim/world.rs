@@ -13,7 +13,9 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use super::driver::{ArmedCrash, ClockModel, CommandQueue, CrashController, HostSpec, Shared};
+use super::driver::{
+    ArmedCrash, ClockModel, CommandQueue, CrashController, HostSpec, Shared, LOCAL_CLOCK_ORIGIN_MS,
+};
 use super::faults::LinkFaults;
 use super::runner::{Action, Ending, Runner};
 use super::trace::{Event, EventKind, Trace, TraceHash};
@@ -105,7 +107,9 @@ pub struct FaultPlan {
 /// How long each phase lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timing {
-    /// Simulated milliseconds per tick.
+    /// Simulated milliseconds per tick. 10 ms: message latency (1-5 ms)
+    /// rounds to one tick, timeouts of seconds keep a fine resolution, and a
+    /// run costs a tenth of the steps of a 1 ms tick.
     pub tick_ms: u64,
     /// The workload and fault phase.
     pub fault_phase_ms: u64,
@@ -118,17 +122,21 @@ pub struct Timing {
     pub close_batches_at_end: bool,
     /// Dial again when a connection stays silent this long.
     pub stale_connection_ms: u64,
+    /// After healing, end the run once nothing happened for this long while
+    /// no node has work pending (else after `quiet_ms` of silence).
+    pub settle_ms: u64,
 }
 
 impl Default for Timing {
     fn default() -> Timing {
         Timing {
-            tick_ms: 1,
+            tick_ms: 10,
             fault_phase_ms: 20_000,
             quiet_ms: 10_000,
             limit_ms: 600_000,
             close_batches_at_end: true,
             stale_connection_ms: 2_000,
+            settle_ms: 1_000,
         }
     }
 }
@@ -192,8 +200,28 @@ fn spec<N: StateMachine>(name: &str, config: N::Config, me: Peer, plan: &WorldPl
     }
 }
 
+/// Node configurations as the driver runs them: calendars and maintenance
+/// windows moved to the hosts' local clock origin.
+fn localized(plan: &WorldPlan) -> WorldPlan {
+    let mut plan = plan.clone();
+    let origin = LOCAL_CLOCK_ORIGIN_MS;
+    for terminal in &mut plan.terminals {
+        terminal.calendar = terminal.calendar.with_origin(origin);
+    }
+    plan.switch.calendar = plan.switch.calendar.with_origin(origin);
+    for bank in &mut plan.banks {
+        bank.calendar = bank.calendar.with_origin(origin);
+        for window in &mut bank.maintenance {
+            *window = (window.0.plus(origin), window.1.plus(origin));
+        }
+    }
+    plan
+}
+
 /// Run a plan to the end: faults, heal, quiet period; then gather history.
 pub fn run(plan: &WorldPlan) -> Result<RunResult, String> {
+    let localized = localized(plan);
+    let plan = &localized;
     let shared = Rc::new(Shared {
         trace: RefCell::new(Trace::new(plan.keep_events)),
         crashes: RefCell::new(CrashController::new(plan.faults.crash_points.clone())),
@@ -211,6 +239,7 @@ pub fn run(plan: &WorldPlan) -> Result<RunResult, String> {
     schedule_workload(&mut runner, plan, &terminals, &banks)?;
     schedule_faults(&mut runner, plan);
     runner.trace_phase("faults");
+    trace_fault_setup(&shared, plan);
     runner.run_until(plan.timing.fault_phase_ms)?;
     runner.heal();
     let mut next_operation = plan.workload.len() as u32 + 1;
@@ -223,7 +252,13 @@ pub fn run(plan: &WorldPlan) -> Result<RunResult, String> {
             terminal.spec.commands.push(command);
         }
     }
-    let ending = runner.run_until_quiet(plan.timing.quiet_ms, plan.timing.limit_ms)?;
+    let settled = || open_work(&switch, &terminals).is_empty();
+    let ending = runner.run_until_quiet(
+        plan.timing.quiet_ms,
+        plan.timing.settle_ms,
+        plan.timing.limit_ms,
+        &settled,
+    )?;
     runner.trace_phase("end");
     let simulated_ms = runner.now_ms();
     let history = gather(plan, &shared, &banks, &switch, &terminals, ending, next_operation);
@@ -391,6 +426,34 @@ fn schedule_workload(
     Ok(())
 }
 
+/// Put the parts of the fault plan that act silently into the trace.
+fn trace_fault_setup(shared: &Shared, plan: &WorldPlan) {
+    let mut changes = Vec::new();
+    for (host, clock) in &plan.faults.clocks {
+        changes.push(format!(
+            "clock of {host}: offset {} ms, drift {} ppm",
+            clock.offset_ms, clock.drift_ppm
+        ));
+    }
+    for crash in &plan.faults.crash_points {
+        changes.push(format!(
+            "armed crash of {} at {} (pass {})",
+            crash.host, crash.point, crash.nth
+        ));
+    }
+    if let Some(block) = plan.faults.torn_write_block {
+        changes.push(format!("torn writes on crash, {block}-byte blocks"));
+    }
+    let mut trace = shared.trace.borrow_mut();
+    for change in changes {
+        trace.push(Event {
+            at_ms: 0,
+            host: "world".into(),
+            kind: EventKind::Network { change },
+        });
+    }
+}
+
 fn server_of(link: &str) -> String {
     if link.starts_with("bank") {
         link.to_string()
@@ -439,6 +502,44 @@ fn schedule_faults(runner: &mut Runner, plan: &WorldPlan) {
     }
 }
 
+/// Work a node still has to finish: the evidence for "no limbo", and how
+/// the quiet phase knows it may end.
+fn open_work(switch: &Slots<Switch>, terminals: &[Slots<Terminal>]) -> Vec<OpenWork> {
+    let mut open_work = Vec::new();
+    let mut push = |host: &str, what: String, key| {
+        open_work.push(OpenWork {
+            host: host.to_string(),
+            what,
+            key,
+        })
+    };
+    for slot in terminals {
+        if !slot.spec.commands.is_empty() {
+            push(&slot.spec.name, "commands not taken yet".into(), None);
+        }
+        let node = slot.spec.node.borrow();
+        let Some(terminal) = node.as_ref() else { continue };
+        for key in terminal.reversal_queue() {
+            push(&slot.spec.name, "reversal not acknowledged".into(), Some(key));
+        }
+        if !terminal.is_idle() {
+            push(&slot.spec.name, "terminal not idle".into(), None);
+        }
+    }
+    if let Some(node) = switch.spec.node.borrow().as_ref() {
+        for key in node.queued_reversals() {
+            push(SWITCH_HOST, "reversal to bank not acknowledged".into(), Some(key));
+        }
+        for key in node.in_flight() {
+            push(SWITCH_HOST, "request in flight".into(), Some(key));
+        }
+        for batch in node.pending_settlements() {
+            push(SWITCH_HOST, format!("settlement pending: {batch:?}"), None);
+        }
+    }
+    open_work
+}
+
 fn gather(
     plan: &WorldPlan,
     shared: &Shared,
@@ -448,54 +549,13 @@ fn gather(
     ending: Ending,
     operations_end: u32,
 ) -> History {
-    let mut open_work = Vec::new();
-    for slot in terminals {
-        let node = slot.spec.node.borrow();
-        let Some(terminal) = node.as_ref() else { continue };
-        for key in terminal.reversal_queue() {
-            open_work.push(OpenWork {
-                host: slot.spec.name.clone(),
-                what: "reversal not acknowledged".into(),
-                key: Some(key),
-            });
-        }
-        if !terminal.is_idle() {
-            open_work.push(OpenWork {
-                host: slot.spec.name.clone(),
-                what: "terminal not idle".into(),
-                key: None,
-            });
-        }
-    }
-    if let Some(node) = switch.spec.node.borrow().as_ref() {
-        for key in node.queued_reversals() {
-            open_work.push(OpenWork {
-                host: SWITCH_HOST.into(),
-                what: "reversal to bank not acknowledged".into(),
-                key: Some(key),
-            });
-        }
-        for key in node.in_flight() {
-            open_work.push(OpenWork {
-                host: SWITCH_HOST.into(),
-                what: "request in flight".into(),
-                key: Some(key),
-            });
-        }
-        for batch in node.pending_settlements() {
-            open_work.push(OpenWork {
-                host: SWITCH_HOST.into(),
-                what: format!("settlement pending: {batch:?}"),
-                key: None,
-            });
-        }
-    }
+    let open_work = open_work(switch, terminals);
     let ledgers = banks
         .iter()
         .filter_map(|slot| slot.spec.node.borrow().as_ref().map(ledger_of))
         .collect();
     History {
-        operations: operations_of(plan, shared, operations_end),
+        operations: operations_of(plan, operations_end),
         shown: shared
             .shown
             .borrow()
@@ -514,7 +574,7 @@ fn gather(
 
 /// The operations the workload asked for, from the invocations in the trace
 /// order (the end-of-day batch closes included).
-fn operations_of(plan: &WorldPlan, _shared: &Shared, operations_end: u32) -> Vec<history::Operation> {
+fn operations_of(plan: &WorldPlan, operations_end: u32) -> Vec<history::Operation> {
     let mut operations: Vec<history::Operation> = plan
         .workload
         .iter()
