@@ -44,6 +44,7 @@ fn posting(effect: EffectType, stan: Option<u32>, legs: &[(Account, i64)]) -> Po
         original: None,
         batch: None,
         settled: Vec::new(),
+        at_ms: None,
         entries: legs
             .iter()
             .map(|(account, minor)| Entry {
@@ -83,6 +84,7 @@ fn answer(receiver: Peer, sender: Peer, stan: u32, response: ResponseCode) -> An
         receiver,
         sender,
         mti: 210,
+        processing: Some(ProcessingCode::Sale),
         key: key(stan),
         response,
         approval: response
@@ -230,6 +232,8 @@ fn clean() -> History {
         ],
         open_work: Vec::new(),
         quiescent: true,
+        banks: Vec::new(),
+        commands: Vec::new(),
     };
     settle_books(&mut history);
     history
