@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use payfault::check::{check, Invariant};
 use payfault::history::*;
+use payfault::node::bank::{BankCommand, CardState, CardholderAccount, MerchantAccount, MerchantState};
 use payfault::node::{BankId, OperationId, OperationKind, Outcome, Peer, Shown};
 use payfault::wire::types::*;
 
@@ -44,6 +45,7 @@ fn posting(effect: EffectType, stan: Option<u32>, legs: &[(Account, i64)]) -> Po
         original: None,
         batch: None,
         settled: Vec::new(),
+        at_ms: None,
         entries: legs
             .iter()
             .map(|(account, minor)| Entry {
@@ -83,6 +85,7 @@ fn answer(receiver: Peer, sender: Peer, stan: u32, response: ResponseCode) -> An
         receiver,
         sender,
         mti: 210,
+        processing: Some(ProcessingCode::Sale),
         key: key(stan),
         response,
         approval: response
@@ -231,9 +234,68 @@ fn clean() -> History {
         ],
         open_work: Vec::new(),
         quiescent: true,
+        banks: vec![setup()],
+        commands: Vec::new(),
     };
+    history.answers.push(reversal_ack(Peer::Switch, bank_peer(), 4));
+    for posting in &mut history.ledgers[0].postings {
+        if matches!(posting.effect, EffectType::Sale | EffectType::Refund) {
+            posting.at_ms = Some(1_000);
+        }
+    }
     settle_books(&mut history);
     history
+}
+
+fn bank_peer() -> Peer {
+    Peer::Bank(BankId("bank-a".into()))
+}
+
+/// The 0430 00 that acknowledges the reversal of `stan`.
+fn reversal_ack(receiver: Peer, sender: Peer, stan: u32) -> AnswerSeen {
+    AnswerSeen {
+        mti: 430,
+        processing: None,
+        approval: None,
+        ..answer(receiver, sender, stan, ResponseCode::Approved)
+    }
+}
+
+/// bank-a's accounts as the clean history's ledger opens them.
+fn setup() -> BankSetup {
+    BankSetup {
+        bank: BankId("bank-a".into()),
+        calendar: payfault::node::Calendar::default(),
+        cards: vec![CardholderAccount {
+            pan: Pan::new("4111111111111111").unwrap(),
+            currency: Currency::EUR,
+            balance: Amount::new(10_000).unwrap(),
+            state: CardState::Active,
+            expiry: Expiry::from_wire("2812").unwrap(),
+            transaction_limit: None,
+            daily_limit: None,
+            daily_count_limit: None,
+        }],
+        merchants: vec![MerchantAccount {
+            id: MerchantId::new("MERCHANT0000001").unwrap(),
+            currency: Currency::EUR,
+            balance: Amount::new(5_000).unwrap(),
+            state: MerchantState::Active,
+            refund_cap: None,
+            refund_window_ms: None,
+            daily_refund_limit: None,
+        }],
+        maintenance: Vec::new(),
+    }
+}
+
+fn command(after_postings: u64, command: BankCommand) -> OperatorCommand {
+    OperatorCommand {
+        bank: BankId("bank-a".into()),
+        at_ms: 500,
+        after_postings,
+        command,
+    }
 }
 
 fn violated(history: &History) -> Vec<Invariant> {
@@ -383,11 +445,12 @@ fn what_the_terminal_showed_must_match_the_ledger() {
     // Shown approved, but nothing moved.
     let found = mutated(|h| h.shown[2].shown.outcome = approved());
     assert_eq!(found, vec![Invariant::CustomerView]);
-    // Shown failed-and-reversed, but the reversal never posted: the card stays debited.
+    // Shown failed-and-reversed, but the reversal never posted: the card
+    // stays debited (and the bank's 0430 for it did not last).
     let found = mutated(|h| {
         postings(h).remove(3);
     });
-    assert_eq!(found, vec![Invariant::CustomerView]);
+    assert_eq!(found, vec![Invariant::CustomerView, Invariant::DurableAck]);
     // Approved sale in a closed batch, never paid out.
     let found = mutated(|h| postings(h)[4].settled.clear());
     assert_eq!(found, vec![Invariant::CustomerView]);
@@ -453,4 +516,95 @@ fn pending_work_or_no_quiet_breaks_no_limbo() {
     assert_eq!(found, vec![Invariant::NoLimbo]);
     let found = mutated(|h| h.quiescent = false);
     assert_eq!(found, vec![Invariant::NoLimbo]);
+}
+
+#[test]
+fn an_approval_against_the_card_or_merchant_rules_of_its_moment_breaks_card_rules() {
+    let frozen = || BankCommand::SetCardState {
+        pan: Pan::new("4111111111111111").unwrap(),
+        state: CardState::Frozen,
+    };
+    // The card was frozen before the sale: the approval breaks the rules.
+    let found = mutated(|h| h.commands.push(command(0, frozen())));
+    assert_eq!(found, vec![Invariant::CardRules]);
+    // Frozen only after the sales: they stood within the rules.
+    let found = mutated(|h| h.commands.push(command(5, frozen())));
+    assert!(found.is_empty(), "{found:?}");
+    // Expired, over the per-transaction limit, over the daily count.
+    for change in [
+        (|card: &mut CardholderAccount| card.expiry = Expiry::from_wire("2410").unwrap()) as fn(&mut _),
+        |card| card.transaction_limit = Some(Amount::new(500).unwrap()),
+        |card| card.daily_count_limit = Some(1),
+        |card| card.daily_limit = Some(Amount::new(1_100).unwrap()),
+    ] {
+        let found = mutated(|h| change(&mut h.banks[0].cards[0]));
+        assert_eq!(found, vec![Invariant::CardRules]);
+    }
+    // A sale approved on a balance that did not cover it.
+    let found = mutated(|h| {
+        h.ledgers[0].opening.insert(card(), (900, Currency::EUR));
+        h.banks[0].cards[0].balance = Amount::new(900).unwrap();
+    });
+    assert_eq!(found, vec![Invariant::CardRules]);
+    // Approved during a maintenance window, or by command.
+    let found = mutated(|h| h.banks[0].maintenance.push((900, 1_100)));
+    assert_eq!(found, vec![Invariant::CardRules]);
+    let found = mutated(|h| {
+        h.commands.push(command(0, BankCommand::BeginMaintenance));
+        h.commands.push(command(1, BankCommand::EndMaintenance));
+    });
+    assert_eq!(found, vec![Invariant::CardRules]);
+    // A refund for a frozen merchant, or over its cap.
+    let found = mutated(|h| {
+        h.commands.push(command(
+            1,
+            BankCommand::SetMerchantState {
+                merchant: MerchantId::new("MERCHANT0000001").unwrap(),
+                state: MerchantState::Frozen,
+            },
+        ))
+    });
+    assert_eq!(found, vec![Invariant::CardRules]);
+    let found = mutated(|h| h.banks[0].merchants[0].refund_cap = Some(Amount::new(100).unwrap()));
+    assert_eq!(found, vec![Invariant::CardRules]);
+}
+
+#[test]
+fn an_acknowledgement_that_did_not_last_breaks_durable_ack() {
+    // The bank approved a sale the final ledger does not know (it replied
+    // before syncing and crashed).
+    let found = mutated(|h| {
+        h.answers
+            .push(answer(Peer::Switch, bank_peer(), 6, ResponseCode::Approved))
+    });
+    assert_eq!(found, vec![Invariant::DurableAck]);
+    // ... unless a reversal of it was acknowledged (nothing is owed).
+    let found = mutated(|h| {
+        h.answers
+            .push(answer(Peer::Switch, bank_peer(), 6, ResponseCode::Approved));
+        h.answers.push(reversal_ack(Peer::Switch, bank_peer(), 6));
+    });
+    assert!(found.is_empty(), "{found:?}");
+    // A balance inquiry's approval posts nothing.
+    let found = mutated(|h| {
+        let mut inquiry = answer(Peer::Switch, bank_peer(), 6, ResponseCode::Approved);
+        inquiry.processing = Some(ProcessingCode::Balance);
+        h.answers.push(inquiry);
+    });
+    assert!(found.is_empty(), "{found:?}");
+    // A reversal acknowledged, but its original still stands.
+    let found = mutated(|h| {
+        h.answers
+            .push(reversal_ack(Peer::Terminal(terminal()), Peer::Switch, 1))
+    });
+    assert_eq!(found, vec![Invariant::DurableAck]);
+    // A reversal acknowledged, and the late original posted after it.
+    let found = mutated(|h| {
+        postings(h).push(posting(
+            EffectType::Sale,
+            Some(4),
+            &[(card(), -200), (clearing(), 200)],
+        ));
+    });
+    assert!(found.contains(&Invariant::DurableAck), "{found:?}");
 }

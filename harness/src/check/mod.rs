@@ -6,6 +6,7 @@
 //! linear in the size of the history.
 
 mod ledger;
+mod rules;
 mod view;
 
 use std::fmt;
@@ -42,11 +43,17 @@ pub enum Invariant {
     CustomerView,
     /// After healing nothing is left pending.
     NoLimbo,
+    /// No approval breaks the card's or merchant's state, expiry, balance or
+    /// limits, or the bank's maintenance, as they stood at that moment.
+    CardRules,
+    /// Whatever a node acknowledged survives its crashes: approvals are
+    /// backed by postings, acknowledged reversals took effect.
+    DurableAck,
 }
 
 impl Invariant {
     /// Every invariant, in report order.
-    pub const ALL: [Invariant; 10] = [
+    pub const ALL: [Invariant; 12] = [
         Invariant::DoubleEntry,
         Invariant::Conservation,
         Invariant::AtMostOnce,
@@ -57,6 +64,8 @@ impl Invariant {
         Invariant::VoidRule,
         Invariant::CustomerView,
         Invariant::NoLimbo,
+        Invariant::CardRules,
+        Invariant::DurableAck,
     ];
 
     /// Kebab-case name, as printed.
@@ -72,6 +81,8 @@ impl Invariant {
             Invariant::VoidRule => "void-rule",
             Invariant::CustomerView => "customer-view",
             Invariant::NoLimbo => "no-limbo",
+            Invariant::CardRules => "card-rules",
+            Invariant::DurableAck => "durable-ack",
         }
     }
 
@@ -87,6 +98,8 @@ impl Invariant {
             Invariant::VoidRule => ledger::void_rule(history),
             Invariant::CustomerView => view::customer_view(history),
             Invariant::NoLimbo => view::no_limbo(history),
+            Invariant::CardRules => rules::card_rules(history),
+            Invariant::DurableAck => rules::durable_ack(history),
         }
     }
 }

@@ -80,7 +80,7 @@ pub fn declines_move_nothing(history: &History) -> Vec<Violation> {
     for answer in history
         .answers
         .iter()
-        .filter(|answer| matches!(answer.sender, Peer::Bank(_)))
+        .filter(|answer| answer.mti == 210 && matches!(answer.sender, Peer::Bank(_)))
     {
         match answer.response {
             ResponseCode::Approved => approved.insert(&answer.key),
@@ -196,10 +196,9 @@ fn declined_problem(
     found: &[(&Posting, String)],
 ) -> Option<String> {
     let receiver = Peer::Terminal(shown.terminal.clone());
-    let backed = history
-        .answers
-        .iter()
-        .any(|answer| answer.receiver == receiver && &answer.key == key && answer.response == code);
+    let backed = history.answers.iter().any(|answer| {
+        answer.mti == 210 && answer.receiver == receiver && &answer.key == key && answer.response == code
+    });
     if !backed {
         return Some(format!(
             "shown declined {}, but no such answer ever reached the terminal",

@@ -10,9 +10,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::{BankId, OperationId, Peer, Shown};
+use crate::node::bank::{BankCommand, CardholderAccount, MerchantAccount};
+use crate::node::{BankId, Calendar, OperationId, Peer, Shown};
 use crate::wire::types::{
-    ApprovalCode, BatchNumber, Currency, MerchantId, Money, Pan, ResponseCode, TerminalId, TransactionKey,
+    ApprovalCode, BatchNumber, Currency, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId,
+    TransactionKey,
 };
 
 /// Everything the checker may look at.
@@ -32,6 +34,43 @@ pub struct History {
     pub open_work: Vec<OpenWork>,
     /// Whether the run went quiet after healing.
     pub quiescent: bool,
+    /// Each bank's rules as configured before the run: its accounts with
+    /// their states, expiries and limits, and its maintenance windows.
+    #[serde(default)]
+    pub banks: Vec<BankSetup>,
+    /// Operator commands the banks carried out, in each bank's order.
+    #[serde(default)]
+    pub commands: Vec<OperatorCommand>,
+}
+
+/// A bank's accounts and rules before the run (operator commands change
+/// states later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankSetup {
+    /// Which bank.
+    pub bank: BankId,
+    /// Where the bank's clock epoch sits on the calendar (expiry, days).
+    pub calendar: Calendar,
+    /// Card accounts as opened.
+    pub cards: Vec<CardholderAccount>,
+    /// Merchant accounts as opened.
+    pub merchants: Vec<MerchantAccount>,
+    /// Maintenance windows `[start, end)` on the bank's clock, ms.
+    pub maintenance: Vec<(u64, u64)>,
+}
+
+/// An operator command as the bank journalled it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorCommand {
+    /// Which bank.
+    pub bank: BankId,
+    /// The bank's clock when it took effect, ms.
+    pub at_ms: u64,
+    /// How many of the bank's postings precede it: it applies to postings
+    /// from this sequence number on.
+    pub after_postings: u64,
+    /// The command.
+    pub command: BankCommand,
 }
 
 /// One operation of the workload.
@@ -150,6 +189,9 @@ pub struct Posting {
     pub batch: Option<(TerminalId, BatchNumber)>,
     /// Sales paid by a settlement.
     pub settled: Vec<TransactionKey>,
+    /// For sales, refunds and voids: the bank's clock when it decided, ms.
+    #[serde(default)]
+    pub at_ms: Option<u64>,
     /// The legs.
     pub entries: Vec<Entry>,
 }
@@ -188,8 +230,11 @@ pub struct AnswerSeen {
     pub receiver: Peer,
     /// Who sent it.
     pub sender: Peer,
-    /// MTI, e.g. 210.
+    /// MTI, e.g. 210 or 430.
     pub mti: u16,
+    /// DE3 of a 0210 (what was answered).
+    #[serde(default)]
+    pub processing: Option<ProcessingCode>,
     /// The transaction key.
     pub key: TransactionKey,
     /// DE39.

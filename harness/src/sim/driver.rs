@@ -84,7 +84,7 @@ pub struct Shared {
     pub shown: RefCell<Vec<(u64, Shown)>>,
     /// Armed crash points and how often each host passed each point.
     pub crashes: RefCell<CrashController>,
-    /// Financial answers (0210) that arrived with a valid MAC, as evidence.
+    /// Answers (0210, 0430) that arrived with a valid MAC, as evidence.
     pub answers: RefCell<Vec<AnswerSeen>>,
 }
 
@@ -499,7 +499,8 @@ where
         });
     }
 
-    /// Keep an authentic 0210 as evidence of what this node was answered.
+    /// Keep an authentic 0210 or 0430 as evidence of what this node was
+    /// answered.
     fn record_answer(&self, sender: &Peer, bytes: &[u8]) {
         let Some(key) = self.spec.evidence_keys.get(sender) else {
             return;
@@ -507,17 +508,28 @@ where
         let Ok(message) = crate::wire::verify(bytes, key) else {
             return;
         };
-        let Ok(WireMessage::FinancialResponse(response)) = WireMessage::from_message(&message) else {
-            return;
+        let (mti, processing, key, response, approval) = match WireMessage::from_message(&message) {
+            Ok(WireMessage::FinancialResponse(response)) => (
+                210,
+                Some(response.processing),
+                response.trace.key(),
+                response.response,
+                response.approval,
+            ),
+            Ok(WireMessage::ReversalResponse(response)) => {
+                (430, None, response.trace.key(), response.response, None)
+            }
+            _ => return,
         };
         self.shared.answers.borrow_mut().push(AnswerSeen {
             at_ms: sim_now_ms(),
             receiver: self.spec.me.clone(),
             sender: sender.clone(),
-            mti: 210,
-            key: response.trace.key(),
-            response: response.response,
-            approval: response.approval,
+            mti,
+            processing,
+            key,
+            response,
+            approval,
         });
     }
 

@@ -43,6 +43,12 @@ pub enum MessageAction {
         /// Extra copies.
         copies: u32,
     },
+    /// Deliver it now and one more copy `delay_ms` later (a late
+    /// retransmission: the copy arrives after later messages).
+    Resend {
+        /// Delay of the copy in simulated milliseconds.
+        delay_ms: u64,
+    },
     /// Deliver it `delay_ms` later (later messages overtake it).
     Delay {
         /// Delay in simulated milliseconds.

@@ -179,6 +179,27 @@ impl FaultProxy {
                     }],
                 )
             }
+            MessageAction::Resend { delay_ms } => (
+                vec![
+                    Delivery {
+                        delay_ms: 0,
+                        bytes: bytes.clone(),
+                    },
+                    Delivery { delay_ms, bytes },
+                ],
+                vec![
+                    EventKind::Duplicated {
+                        link: link.clone(),
+                        message: message.clone(),
+                        copies: 1,
+                    },
+                    EventKind::Delayed {
+                        link,
+                        message,
+                        delay_ms,
+                    },
+                ],
+            ),
             MessageAction::Delay { delay_ms } => (
                 vec![Delivery { delay_ms, bytes }],
                 vec![EventKind::Delayed {

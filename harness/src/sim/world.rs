@@ -554,6 +554,8 @@ fn gather(
         .iter()
         .filter_map(|slot| slot.spec.node.borrow().as_ref().map(ledger_of))
         .collect();
+    let setups = plan.banks.iter().map(setup_of).collect();
+    let commands = banks.iter().flat_map(commands_of).collect();
     History {
         operations: operations_of(plan, operations_end),
         shown: shared
@@ -569,7 +571,44 @@ fn gather(
         answers: shared.answers.borrow().clone(),
         open_work,
         quiescent: ending == Ending::Quiescent,
+        banks: setups,
+        commands,
     }
+}
+
+/// A bank's accounts and rules as configured, for the card rules.
+fn setup_of(config: &BankConfig) -> history::BankSetup {
+    history::BankSetup {
+        bank: config.id.clone(),
+        calendar: config.calendar,
+        cards: config.cardholders.clone(),
+        merchants: config.merchants.clone(),
+        maintenance: config
+            .maintenance
+            .iter()
+            .map(|(start, end)| (start.0, end.0))
+            .collect(),
+    }
+}
+
+/// The operator commands in a bank's durable journal, each with the number
+/// of postings before it.
+fn commands_of(slot: &Slots<Bank>) -> Vec<history::OperatorCommand> {
+    use crate::node::bank::BankRecord;
+    let mut postings = 0u64;
+    let mut commands = Vec::new();
+    for record in slot.spec.durable.borrow().iter() {
+        if let BankRecord::Commanded(commanded) = record {
+            commands.push(history::OperatorCommand {
+                bank: slot.spec.config.id.clone(),
+                at_ms: commanded.at.0,
+                after_postings: postings,
+                command: commanded.command.clone(),
+            });
+        }
+        postings += record.postings().len() as u64;
+    }
+    commands
 }
 
 /// The operations the workload asked for, from the invocations in the trace
@@ -695,6 +734,16 @@ fn ledger_of(bank: &Bank) -> history::Ledger {
                 },
                 batch,
                 settled,
+                at_ms: transaction
+                    .filter(|_| {
+                        matches!(
+                            effect,
+                            history::EffectType::Sale
+                                | history::EffectType::Refund
+                                | history::EffectType::Void
+                        )
+                    })
+                    .map(|transaction| transaction.at.0),
                 entries: posting
                     .entries
                     .iter()
