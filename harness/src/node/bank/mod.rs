@@ -62,7 +62,7 @@ pub const CRASH_POINTS: &[&str] = &[
 
 /// With the planted bug `RefundBoundRace`: how long after its check a
 /// refund's posting is applied, in milliseconds.
-pub const DEFERRED_REFUND_POSTING_MS: u64 = 50;
+pub const DEFERRED_REFUND_POSTING_MS: u64 = 500;
 
 /// The bank's timers. Only the planted bug `RefundBoundRace` uses one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
