@@ -13,6 +13,9 @@
 //! - [`sim`]: the simulated world: drivers, fault proxy, crashes, trace.
 //! - [`history`]: the evidence a run leaves, as plain data.
 //! - [`check`]: the invariants, judged from the history alone.
+//! - [`scenario`]: scenario files (TOML): parsing with located errors,
+//!   lowering to a world plan, running and judging.
+//! - [`report`]: Markdown, JSON and JUnit reports of scenario runs.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};
@@ -28,5 +31,7 @@
 pub mod check;
 pub mod history;
 pub mod node;
+pub mod report;
+pub mod scenario;
 pub mod sim;
 pub mod wire;
