@@ -22,9 +22,9 @@ fn run_one(path: &Path) -> Result<(), Failed> {
     settings.set_description(loaded.description.clone());
     let snapshot = report.markdown(false);
     let name = format!("scenario__{}", loaded.name);
-    let snapshot_result = std::panic::catch_unwind(|| {
+    let snapshot_result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         settings.bind(|| insta::assert_snapshot!(name, snapshot));
-    });
+    }));
     if !report.passed {
         return Err(format!("{}\n{}", report.line(false), report.failure_text()).into());
     }
@@ -44,7 +44,10 @@ fn main() {
                 .map(|parent| parent.to_string_lossy().replace(['/', '\\'], "::"))
                 .filter(|group| !group.is_empty())
                 .unwrap_or_else(|| "scenarios".to_string());
-            let stem = relative.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+            let stem = relative
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
             Trial::test(format!("{group}::{stem}"), move || run_one(&path))
         })
         .collect();

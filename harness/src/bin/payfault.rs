@@ -27,7 +27,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run scenario files (default: every *.toml under scenarios/).
-    #[command(after_help = "Exit status: 0 when every scenario passes, 1 when any fails, 2 on bad input.\n\nExamples:\n  payfault run\n  payfault run scenarios/c --bug switch-no-dedupe\n  payfault run scenarios/a/refund-retry.toml --seed 7 --json")]
+    #[command(
+        after_help = "Exit status: 0 when every scenario passes, 1 when any fails, 2 on bad input.\n\nExamples:\n  payfault run\n  payfault run scenarios/c --bug switch-no-dedupe\n  payfault run scenarios/a/refund-retry.toml --seed 7 --json"
+    )]
     Run(RunArgs),
     /// Encode and decode ISO 8583 messages (pyiso8583's default layout).
     #[command(subcommand)]
@@ -133,7 +135,10 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     let files = scenario::find_files(&args.paths).map_err(anyhow::Error::msg)?;
     if files.is_empty() {
-        println!("no scenarios found under {}; nothing to run", display_paths(&args.paths));
+        println!(
+            "no scenarios found under {}; nothing to run",
+            display_paths(&args.paths)
+        );
         return Ok(ExitCode::SUCCESS);
     }
     // Nothing runs unless every file validates.
@@ -155,20 +160,32 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
     let mut names = std::collections::BTreeMap::new();
     for loaded in &scenarios {
         if let Some(other) = names.insert(loaded.name.clone(), loaded.file.clone()) {
-            let message = format!("the name `{}` is used by {other} and {}", loaded.name, loaded.file);
+            let message = format!(
+                "the name `{}` is used by {other} and {}",
+                loaded.name, loaded.file
+            );
             eprintln!("error: {message}");
             invalid.push((loaded.file.clone(), message));
         }
     }
     if !invalid.is_empty() {
-        eprintln!("{} of {} scenario files do not validate; nothing was run", invalid.len(), files.len());
+        eprintln!(
+            "{} of {} scenario files do not validate; nothing was run",
+            invalid.len(),
+            files.len()
+        );
         if let Some(path) = &args.junit {
-            std::fs::write(path, report::junit(&[], &invalid)).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(path, report::junit(&[], &invalid))
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         return Ok(ExitCode::from(2));
     }
-    std::fs::create_dir_all(&args.report_dir).with_context(|| format!("creating {}", args.report_dir.display()))?;
-    let options = scenario::RunOptions { seed: args.seed, bugs };
+    std::fs::create_dir_all(&args.report_dir)
+        .with_context(|| format!("creating {}", args.report_dir.display()))?;
+    let options = scenario::RunOptions {
+        seed: args.seed,
+        bugs,
+    };
     let color = color_stream(&std::io::stdout());
     let started = std::time::Instant::now();
     let mut reports = Vec::new();
@@ -177,7 +194,10 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         let report = scenario::run(loaded, &options).map_err(anyhow::Error::msg)?;
         let base = args.report_dir.join(&report.name);
         std::fs::write(base.with_extension("md"), report.markdown(true))?;
-        std::fs::write(base.with_extension("json"), serde_json::to_string_pretty(&report.json())?)?;
+        std::fs::write(
+            base.with_extension("json"),
+            serde_json::to_string_pretty(&report.json())?,
+        )?;
         if args.json {
             writeln!(stdout, "{}", report.json())?;
         } else {
@@ -202,9 +222,14 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         )?;
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, report::junit(&reports, &[])).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, report::junit(&reports, &[]))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

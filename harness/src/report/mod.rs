@@ -161,7 +161,11 @@ impl ScenarioReport {
             let _ = writeln!(out, "- planted bugs: {}", self.bugs.join(", "));
         }
         let _ = writeln!(out, "- trace hash: `{}`", self.trace_hash);
-        let _ = writeln!(out, "- simulated time: {} ms ({})", self.simulated_ms, self.ending);
+        let _ = writeln!(
+            out,
+            "- simulated time: {} ms ({})",
+            self.simulated_ms, self.ending
+        );
         if with_wall_time {
             let _ = writeln!(out, "- wall time: {} ms", self.wall_ms);
         }

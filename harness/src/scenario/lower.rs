@@ -23,8 +23,12 @@ use crate::node::{all_crash_points, BankId, Bug, Bugs, Millis, OperationId};
 use crate::sim::driver::{ArmedCrash, ClockModel};
 use crate::sim::faults::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
 use crate::sim::topology::Topology;
-use crate::sim::world::{FaultPlan, LinkPartition, Step, TimedCrash, Timing, WorkItem, WorldPlan, SWITCH_HOST};
-use crate::wire::types::{Amount, Currency, Expiry, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId};
+use crate::sim::world::{
+    FaultPlan, LinkPartition, Step, TimedCrash, Timing, WorkItem, WorldPlan, SWITCH_HOST,
+};
+use crate::wire::types::{
+    Amount, Currency, Expiry, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId,
+};
 
 /// The default seed of a scenario that names none.
 pub const DEFAULT_SEED: u64 = 1;
@@ -82,7 +86,13 @@ pub enum ShowKind {
 }
 
 impl ShowKind {
-    const NAMES: [&'static str; 5] = ["approved", "declined", "failed_reversed", "refused", "batch_closed"];
+    const NAMES: [&'static str; 5] = [
+        "approved",
+        "declined",
+        "failed_reversed",
+        "refused",
+        "batch_closed",
+    ];
 
     fn parse(text: &str) -> Option<ShowKind> {
         Some(match text {
@@ -204,7 +214,12 @@ impl Lowerer<'_> {
         self.errors.last_mut().expect("just pushed")
     }
 
-    fn unknown<'c>(&mut self, what: &str, value: &Text, candidates: impl IntoIterator<Item = &'c str> + Clone) {
+    fn unknown<'c>(
+        &mut self,
+        what: &str,
+        value: &Text,
+        candidates: impl IntoIterator<Item = &'c str> + Clone,
+    ) {
         let list: Vec<&str> = candidates.clone().into_iter().collect();
         let error = self
             .source
@@ -243,7 +258,8 @@ impl Lowerer<'_> {
         match Pan::new(value.get_ref()) {
             Ok(pan) => Some(pan),
             Err(error) => {
-                self.error(value.span(), error.to_string()).help = Some("a card number is 12 to 19 digits".into());
+                self.error(value.span(), error.to_string()).help =
+                    Some("a card number is 12 to 19 digits".into());
                 None
             }
         }
@@ -253,14 +269,19 @@ impl Lowerer<'_> {
         match Expiry::from_wire(value.get_ref()) {
             Ok(expiry) => Some(expiry),
             Err(error) => {
-                self.error(value.span(), error.to_string()).help = Some("an expiry is YYMM, e.g. \"2812\"".into());
+                self.error(value.span(), error.to_string()).help =
+                    Some("an expiry is YYMM, e.g. \"2812\"".into());
                 None
             }
         }
     }
 
     fn terminal_names(&self) -> Vec<String> {
-        self.topology.terminals.iter().map(|t| t.terminal.to_string()).collect()
+        self.topology
+            .terminals
+            .iter()
+            .map(|t| t.terminal.to_string())
+            .collect()
     }
 
     fn bank_names(&self) -> Vec<String> {
@@ -328,8 +349,15 @@ impl Lowerer<'_> {
 
     fn scenario(&mut self, file: ScenarioFile) -> Scenario {
         let name = file.name.get_ref().trim().to_string();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            self.error(file.name.span(), "a scenario name is letters, digits, `-` and `_`");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.error(
+                file.name.span(),
+                "a scenario name is letters, digits, `-` and `_`",
+            );
         }
         let incident = match file.incident.get_ref().as_str() {
             "A" | "B" | "C" | "D" | "E" => file.incident.get_ref().chars().next().unwrap_or('A'),
@@ -339,7 +367,10 @@ impl Lowerer<'_> {
             }
         };
         if file.description.get_ref().trim().is_empty() {
-            self.error(file.description.span(), "the description must say which incident this replays");
+            self.error(
+                file.description.span(),
+                "the description must say which incident this replays",
+            );
         }
         let mut bugs = Vec::new();
         for bug in &file.bugs {
@@ -359,7 +390,12 @@ impl Lowerer<'_> {
             file: self.source.file().to_string(),
             name,
             incident,
-            description: file.description.get_ref().split_whitespace().collect::<Vec<_>>().join(" "),
+            description: file
+                .description
+                .get_ref()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             bugs,
             plan: WorldPlan {
                 seed: file.seed.map_or(DEFAULT_SEED, |seed| *seed.get_ref()),
@@ -389,20 +425,31 @@ impl Lowerer<'_> {
             let until = self.duration(&window.until);
             if let (Some(bank), Some(from), Some(until)) = (bank, from, until) {
                 if until <= from {
-                    self.error(window.until.span(), "a maintenance window must end after it starts");
+                    self.error(
+                        window.until.span(),
+                        "a maintenance window must end after it starts",
+                    );
                 }
-                self.topology.banks[bank].maintenance.push((Millis(from), Millis(until)));
+                self.topology.banks[bank]
+                    .maintenance
+                    .push((Millis(from), Millis(until)));
             }
         }
         let timeouts = &changes.timeouts;
         if let Some(value) = &timeouts.terminal_response {
             if let Some(ms) = self.positive(value) {
-                self.topology.terminals.iter_mut().for_each(|t| t.response_timeout_ms = ms);
+                self.topology
+                    .terminals
+                    .iter_mut()
+                    .for_each(|t| t.response_timeout_ms = ms);
             }
         }
         if let Some(value) = &timeouts.terminal_reversal_retry {
             if let Some(ms) = self.positive(value) {
-                self.topology.terminals.iter_mut().for_each(|t| t.reversal_retry_ms = ms);
+                self.topology
+                    .terminals
+                    .iter_mut()
+                    .for_each(|t| t.reversal_retry_ms = ms);
             }
         }
         if let Some(value) = &timeouts.switch_bank {
@@ -436,16 +483,25 @@ impl Lowerer<'_> {
         let balance = file.balance.as_ref().and_then(|value| self.money(value));
         let state = file.state.as_ref().and_then(|value| self.card_state(value));
         let expiry = file.expiry.as_ref().and_then(|value| self.expiry(value));
-        let transaction_limit = file.transaction_limit.as_ref().and_then(|value| self.amount(value));
+        let transaction_limit = file
+            .transaction_limit
+            .as_ref()
+            .and_then(|value| self.amount(value));
         let daily_limit = file.daily_limit.as_ref().and_then(|value| self.amount(value));
-        let existing = self.topology.banks[0].cardholders.iter().position(|card| card.pan == pan);
+        let existing = self.topology.banks[0]
+            .cardholders
+            .iter()
+            .position(|card| card.pan == pan);
         let index = match existing {
             Some(index) => index,
             None => {
                 let Some(balance) = balance else {
                     if file.balance.is_none() {
-                        self.error(file.pan.span(), format!("card {pan} is not built in, so it needs a `balance`"))
-                            .help = Some("e.g. balance = \"50.00 EUR\" (the currency is the card's)".into());
+                        self.error(
+                            file.pan.span(),
+                            format!("card {pan} is not built in, so it needs a `balance`"),
+                        )
+                        .help = Some("e.g. balance = \"50.00 EUR\" (the currency is the card's)".into());
                     }
                     return;
                 };
@@ -491,7 +547,11 @@ impl Lowerer<'_> {
             "not_activated" => CardState::NotActivated,
             "blocked" => CardState::Blocked,
             _ => {
-                self.unknown("card state", value, ["active", "frozen", "not_activated", "blocked"]);
+                self.unknown(
+                    "card state",
+                    value,
+                    ["active", "frozen", "not_activated", "blocked"],
+                );
                 return None;
             }
         })
@@ -510,7 +570,11 @@ impl Lowerer<'_> {
     }
 
     fn merchant_names(&self) -> Vec<String> {
-        self.topology.banks[0].merchants.iter().map(|m| m.id.to_string()).collect()
+        self.topology.banks[0]
+            .merchants
+            .iter()
+            .map(|m| m.id.to_string())
+            .collect()
     }
 
     fn merchant_id(&mut self, value: &Text) -> Option<MerchantId> {
@@ -523,12 +587,17 @@ impl Lowerer<'_> {
     }
 
     fn merchant(&mut self, file: &MerchantFile) {
-        let Some(id) = self.merchant_id(&file.id) else { return };
+        let Some(id) = self.merchant_id(&file.id) else {
+            return;
+        };
         let balance = file.balance.as_ref().and_then(|value| self.money(value));
         let state = file.state.as_ref().and_then(|value| self.merchant_state(value));
         let cap = file.refund_cap.as_ref().and_then(|value| self.amount(value));
         let window = file.refund_window.as_ref().and_then(|value| self.duration(value));
-        let daily = file.daily_refund_limit.as_ref().and_then(|value| self.amount(value));
+        let daily = file
+            .daily_refund_limit
+            .as_ref()
+            .and_then(|value| self.amount(value));
         let Some(merchant) = self.topology.banks[0].merchants.iter_mut().find(|m| m.id == id) else {
             return;
         };
@@ -586,11 +655,13 @@ impl Lowerer<'_> {
             let allowed = op_fields(op);
             for (field, span) in present_fields(file) {
                 if !allowed.contains(&field) {
-                    self.error(span, format!("`{field}` does not apply to a {op}")).help =
-                        Some(format!("a {op} takes: at, op, id, {}", allowed.join(", ")));
+                    self.error(span, format!("`{field}` does not apply to a {op}"))
+                        .help = Some(format!("a {op} takes: at, op, id, {}", allowed.join(", ")));
                 }
             }
-            let Some(at_ms) = self.duration(&file.at) else { continue };
+            let Some(at_ms) = self.duration(&file.at) else {
+                continue;
+            };
             if at_ms >= timing.fault_phase_ms {
                 self.error(
                     file.at.span(),
@@ -607,9 +678,13 @@ impl Lowerer<'_> {
                 }
             }
             let lowered = self.operation(op, file, operation, at_ms, &named);
-            let Some((item, what, amount)) = lowered else { continue };
+            let Some((item, what, amount)) = lowered else {
+                continue;
+            };
             let (at_host, operation_id, terminal) = match &item {
-                WorkItem::Terminal { terminal, .. } => (terminal.to_string(), Some(operation), Some(terminal.clone())),
+                WorkItem::Terminal { terminal, .. } => {
+                    (terminal.to_string(), Some(operation), Some(terminal.clone()))
+                }
                 WorkItem::Bank { bank, .. } => (bank.0.clone(), None, None),
             };
             if let (Some(id), Some(terminal)) = (&file.id, terminal) {
@@ -641,7 +716,13 @@ impl Lowerer<'_> {
         (workload, infos, named)
     }
 
-    fn required<'t>(&mut self, file: &OperationFile, value: &'t Option<Text>, field: &str, op: &str) -> Option<&'t Text> {
+    fn required<'t>(
+        &mut self,
+        file: &OperationFile,
+        value: &'t Option<Text>,
+        field: &str,
+        op: &str,
+    ) -> Option<&'t Text> {
         if value.is_none() {
             self.error(file.op.span(), format!("a {op} needs `{field}`"));
         }
@@ -656,7 +737,11 @@ impl Lowerer<'_> {
             (Some(expiry), _) => self.expiry(expiry)?,
             (None, Some((expiry, _))) => expiry,
             (None, None) => {
-                let cards: Vec<String> = self.topology.banks[0].cardholders.iter().map(|c| c.pan.to_string()).collect();
+                let cards: Vec<String> = self.topology.banks[0]
+                    .cardholders
+                    .iter()
+                    .map(|c| c.pan.to_string())
+                    .collect();
                 let error = self
                     .source
                     .error(value.span(), format!("card {pan} is not in the topology"))
@@ -681,25 +766,38 @@ impl Lowerer<'_> {
         let Some(sale) = named.get(value.get_ref()) else {
             let error = self
                 .source
-                .error(value.span(), format!("no earlier operation has the id `{}`", value.get_ref()))
+                .error(
+                    value.span(),
+                    format!("no earlier operation has the id `{}`", value.get_ref()),
+                )
                 .suggest(value.get_ref(), named.keys().map(String::as_str))
                 .with_help(format!("a {op} names an earlier sale by its `id`"));
             self.errors.push(error);
             return None;
         };
         if !sale.is_sale {
-            self.error(value.span(), format!("`{}` is not a sale; a {op} names a sale", value.get_ref()));
+            self.error(
+                value.span(),
+                format!("`{}` is not a sale; a {op} names a sale", value.get_ref()),
+            );
             return None;
         }
         if &sale.terminal != terminal {
             self.error(
                 value.span(),
-                format!("`{}` was sold on {}; a {op} must be made on the same terminal", value.get_ref(), sale.terminal),
+                format!(
+                    "`{}` was sold on {}; a {op} must be made on the same terminal",
+                    value.get_ref(),
+                    sale.terminal
+                ),
             );
             return None;
         }
         if sale.at_ms > at_ms {
-            self.error(value.span(), format!("`{}` happens after this {op}", value.get_ref()));
+            self.error(
+                value.span(),
+                format!("`{}` happens after this {op}", value.get_ref()),
+            );
             return None;
         }
         Some(sale)
@@ -719,10 +817,20 @@ impl Lowerer<'_> {
             let (command, what, amount) = match op {
                 "sale" => {
                     let card = self.read_card(file, op);
-                    let amount = self.required(file, &file.amount, "amount", op).and_then(|a| self.money_of(a));
+                    let amount = self
+                        .required(file, &file.amount, "amount", op)
+                        .and_then(|a| self.money_of(a));
                     let (card, amount) = (card?.0, amount?);
                     let what = format!("sale {amount} card {}", card.pan);
-                    (TerminalCommand::Sale { operation, card, amount }, what, Some(amount))
+                    (
+                        TerminalCommand::Sale {
+                            operation,
+                            card,
+                            amount,
+                        },
+                        what,
+                        Some(amount),
+                    )
                 }
                 "refund" => {
                     let sale = self.original(file, op, &terminal, at_ms, named)?;
@@ -730,14 +838,32 @@ impl Lowerer<'_> {
                         Some(value) => self.money_of(value)?,
                         None => sale.amount,
                     };
-                    let what = format!("refund {amount} of {}", file.of.as_ref().map_or("", |of| of.get_ref()));
+                    let what = format!(
+                        "refund {amount} of {}",
+                        file.of.as_ref().map_or("", |of| of.get_ref())
+                    );
                     let original = sale.operation;
-                    (TerminalCommand::Refund { operation, original, amount }, what, Some(amount))
+                    (
+                        TerminalCommand::Refund {
+                            operation,
+                            original,
+                            amount,
+                        },
+                        what,
+                        Some(amount),
+                    )
                 }
                 "void" => {
                     let sale = self.original(file, op, &terminal, at_ms, named)?;
                     let what = format!("void {}", file.of.as_ref().map_or("", |of| of.get_ref()));
-                    (TerminalCommand::Void { operation, original: sale.operation }, what, None)
+                    (
+                        TerminalCommand::Void {
+                            operation,
+                            original: sale.operation,
+                        },
+                        what,
+                        None,
+                    )
                 }
                 "balance" => {
                     let (card, card_currency) = self.read_card(file, op)?;
@@ -745,17 +871,29 @@ impl Lowerer<'_> {
                         Some(value) => match Currency::from_alpha(value.get_ref()) {
                             Some(currency) => currency,
                             None => {
-                                self.error(value.span(), format!("unknown currency `{}`", value.get_ref())).help =
-                                    Some("an ISO 4217 code, e.g. \"EUR\"".into());
+                                self.error(value.span(), format!("unknown currency `{}`", value.get_ref()))
+                                    .help = Some("an ISO 4217 code, e.g. \"EUR\"".into());
                                 return None;
                             }
                         },
                         None => card_currency.unwrap_or(Currency::EUR),
                     };
                     let what = format!("balance card {} in {currency}", card.pan);
-                    (TerminalCommand::Balance { operation, card, currency }, what, None)
+                    (
+                        TerminalCommand::Balance {
+                            operation,
+                            card,
+                            currency,
+                        },
+                        what,
+                        None,
+                    )
                 }
-                _ => (TerminalCommand::CloseBatch { operation }, "close batch".to_string(), None),
+                _ => (
+                    TerminalCommand::CloseBatch { operation },
+                    "close batch".to_string(),
+                    None,
+                ),
             };
             return Some((WorkItem::Terminal { terminal, command }, what, amount));
         }
@@ -774,7 +912,13 @@ impl Lowerer<'_> {
                     "block_card" => CardState::Blocked,
                     _ => CardState::Active,
                 };
-                (BankCommand::SetCardState { pan: pan.clone(), state }, format!("{op} {pan}"))
+                (
+                    BankCommand::SetCardState {
+                        pan: pan.clone(),
+                        state,
+                    },
+                    format!("{op} {pan}"),
+                )
             }
             "freeze_merchant" | "unfreeze_merchant" | "blacklist_merchant" => {
                 let value = self.required(file, &file.merchant, "merchant", op)?;
@@ -785,14 +929,24 @@ impl Lowerer<'_> {
                     _ => MerchantState::Active,
                 };
                 (
-                    BankCommand::SetMerchantState { merchant: merchant.clone(), state },
+                    BankCommand::SetMerchantState {
+                        merchant: merchant.clone(),
+                        state,
+                    },
                     format!("{op} {merchant}"),
                 )
             }
             "begin_maintenance" => (BankCommand::BeginMaintenance, "begin maintenance".to_string()),
             _ => (BankCommand::EndMaintenance, "end maintenance".to_string()),
         };
-        Some((WorkItem::Bank { bank: bank_id, command }, what, None))
+        Some((
+            WorkItem::Bank {
+                bank: bank_id,
+                command,
+            },
+            what,
+            None,
+        ))
     }
 
     fn money_of(&mut self, value: &Text) -> Option<Money> {
@@ -809,7 +963,9 @@ impl Lowerer<'_> {
             }
         }
         for random in &file.random {
-            let Some(link) = self.link(&random.link) else { continue };
+            let Some(link) = self.link(&random.link) else {
+                continue;
+            };
             let rate = |value: &Option<Text>, errors: &mut Vec<ScenarioError>| -> u32 {
                 match value {
                     None => 0,
@@ -825,7 +981,11 @@ impl Lowerer<'_> {
             let delay_ppm = rate(&random.delay, &mut errors);
             let corrupt_ppm = rate(&random.corrupt, &mut errors);
             self.errors.extend(errors);
-            let delay_ms_max = random.delay_max.as_ref().and_then(|v| self.duration(v)).unwrap_or(1_000);
+            let delay_ms_max = random
+                .delay_max
+                .as_ref()
+                .and_then(|v| self.duration(v))
+                .unwrap_or(1_000);
             let faults: &mut LinkFaults = plan.links.entry(link).or_default();
             if faults.random.is_active() {
                 self.error(random.link.span(), "this link already has random faults");
@@ -841,7 +1001,10 @@ impl Lowerer<'_> {
         for partition in &file.partitions {
             let link = self.link(&partition.link);
             let from = self.duration(&partition.from);
-            let until = partition.until.as_ref().map(|until| (self.duration(until), until.span()));
+            let until = partition
+                .until
+                .as_ref()
+                .map(|until| (self.duration(until), until.span()));
             if let (Some(link), Some(from)) = (link, from) {
                 let until_ms = match until {
                     Some((Some(until), span)) => {
@@ -869,7 +1032,9 @@ impl Lowerer<'_> {
             plan.torn_write_block = Some(*block.get_ref());
         }
         for clock in &file.clocks {
-            let Some(host) = self.host(&clock.host) else { continue };
+            let Some(host) = self.host(&clock.host) else {
+                continue;
+            };
             let offset_ms = match &clock.offset {
                 Some(value) => match parse_signed_duration_ms(value.get_ref()) {
                     Ok(ms) => ms,
@@ -932,8 +1097,8 @@ impl Lowerer<'_> {
             },
             "delay" => {
                 let Some(value) = &file.delay else {
-                    self.error(file.action.span(), "a delay needs `delay = \"...\"`").help =
-                        Some("e.g. delay = \"6s\"".into());
+                    self.error(file.action.span(), "a delay needs `delay = \"...\"`")
+                        .help = Some("e.g. delay = \"6s\"".into());
                     return None;
                 };
                 MessageAction::Delay {
@@ -944,7 +1109,11 @@ impl Lowerer<'_> {
                 offset: file.offset.as_ref().map(|o| *o.get_ref() as usize),
             },
             _ => {
-                self.unknown("fault action", &file.action, ["drop", "duplicate", "delay", "corrupt"]);
+                self.unknown(
+                    "fault action",
+                    &file.action,
+                    ["drop", "duplicate", "delay", "corrupt"],
+                );
                 return None;
             }
         };
@@ -956,7 +1125,10 @@ impl Lowerer<'_> {
         for (field, span, actions) in checks {
             if let Some(span) = span {
                 if !actions.contains(&action_name) {
-                    self.error(span, format!("`{field}` does not apply to action `{action_name}`"));
+                    self.error(
+                        span,
+                        format!("`{field}` does not apply to action `{action_name}`"),
+                    );
                 }
             }
         }
@@ -999,7 +1171,10 @@ impl Lowerer<'_> {
         match (&file.at, &file.point) {
             (Some(at), None) => {
                 if let Some(nth) = &file.nth {
-                    self.error(nth.span(), "`nth` applies to a crash at a `point`, not `at` a time");
+                    self.error(
+                        nth.span(),
+                        "`nth` applies to a crash at a `point`, not `at` a time",
+                    );
                 }
                 let Some(at_ms) = self.duration(at) else { return };
                 plan.crashes.push(TimedCrash {
@@ -1021,10 +1196,14 @@ impl Lowerer<'_> {
                 match known {
                     None => self.unknown("crash point", point, all.iter().map(|(_, name)| *name)),
                     Some((point_kind, _)) if *point_kind != kind => {
-                        let names: Vec<&str> = all.iter().filter(|(k, _)| *k == kind).map(|(_, n)| *n).collect();
+                        let names: Vec<&str> =
+                            all.iter().filter(|(k, _)| *k == kind).map(|(_, n)| *n).collect();
                         self.error(
                             point.span(),
-                            format!("`{}` is a {point_kind} crash point, but {host} is a {kind}", point.get_ref()),
+                            format!(
+                                "`{}` is a {point_kind} crash point, but {host} is a {kind}",
+                                point.get_ref()
+                            ),
                         )
                         .help = Some(format!("{kind} crash points: {}", names.join(", ")));
                     }
@@ -1045,11 +1224,17 @@ impl Lowerer<'_> {
                 }
             }
             (Some(at), Some(_)) => {
-                self.error(at.span(), "a crash is either `at` a time or at a `point`, not both");
+                self.error(
+                    at.span(),
+                    "a crash is either `at` a time or at a `point`, not both",
+                );
             }
             (None, None) => {
-                self.error(file.host.span(), "a crash needs `at = \"...\"` or `point = \"...\"`")
-                    .help = Some("`payfault crash-points` lists the points".into());
+                self.error(
+                    file.host.span(),
+                    "a crash needs `at = \"...\"` or `point = \"...\"`",
+                )
+                .help = Some("`payfault crash-points` lists the points".into());
             }
         }
     }
@@ -1065,22 +1250,28 @@ impl Lowerer<'_> {
                     ("balance", file.balance.as_ref().map(Spanned::span)),
                 ] {
                     if let Some(span) = span {
-                        self.error(span, format!("`{field}` does not go with `operation` in one [[expect]]"))
-                            .help = Some("write one [[expect]] per operation and one per account".into());
+                        self.error(
+                            span,
+                            format!("`{field}` does not go with `operation` in one [[expect]]"),
+                        )
+                        .help = Some("write one [[expect]] per operation and one per account".into());
                     }
                 }
                 let Some(sale) = named.get(operation.get_ref()) else {
                     let error = self
                         .source
-                        .error(operation.span(), format!("no operation has the id `{}`", operation.get_ref()))
+                        .error(
+                            operation.span(),
+                            format!("no operation has the id `{}`", operation.get_ref()),
+                        )
                         .suggest(operation.get_ref(), named.keys().map(String::as_str))
                         .with_help("give the operation an `id` and name it here");
                     self.errors.push(error);
                     continue;
                 };
                 let Some(shows_value) = &file.shows else {
-                    self.error(operation.span(), "an operation expectation needs `shows`").help =
-                        Some(format!("one of: {}", ShowKind::NAMES.join(", ")));
+                    self.error(operation.span(), "an operation expectation needs `shows`")
+                        .help = Some(format!("one of: {}", ShowKind::NAMES.join(", ")));
                     continue;
                 };
                 let Some(shows) = ShowKind::parse(shows_value.get_ref()) else {
@@ -1092,8 +1283,11 @@ impl Lowerer<'_> {
                     Some(value) => match ResponseCode::from_wire(value.get_ref()) {
                         Ok(code) => Some(code),
                         Err(_) => {
-                            self.error(value.span(), format!("`{}` is not a response code", value.get_ref()))
-                                .help = Some("two digits as in docs/protocol.md, e.g. \"13\"".into());
+                            self.error(
+                                value.span(),
+                                format!("`{}` is not a response code", value.get_ref()),
+                            )
+                            .help = Some("two digits as in docs/protocol.md, e.g. \"13\"".into());
                             continue;
                         }
                     },
@@ -1131,23 +1325,35 @@ impl Lowerer<'_> {
                     (format!("card {pan}"), Account::Cardholder(pan))
                 }
                 (None, Some(merchant), None) => {
-                    let Some(id) = self.merchant_id(merchant) else { continue };
+                    let Some(id) = self.merchant_id(merchant) else {
+                        continue;
+                    };
                     (format!("merchant {id}"), Account::Merchant(id))
                 }
                 (None, None, Some(clearing)) => {
                     let Some(currency) = Currency::from_alpha(clearing.get_ref()) else {
-                        self.error(clearing.span(), format!("unknown currency `{}`", clearing.get_ref()));
+                        self.error(
+                            clearing.span(),
+                            format!("unknown currency `{}`", clearing.get_ref()),
+                        );
                         continue;
                     };
                     (format!("clearing {currency}"), Account::Clearing(currency))
                 }
                 (None, None, None) => {
                     let span = file.balance.as_ref().map_or(0..0, Spanned::span);
-                    self.error(span, "an [[expect]] names an `operation`, or a `card`, `merchant` or `clearing` account");
+                    self.error(
+                        span,
+                        "an [[expect]] names an `operation`, or a `card`, `merchant` or `clearing` account",
+                    );
                     continue;
                 }
                 _ => {
-                    let span = file.card.as_ref().or(file.merchant.as_ref()).map_or(0..0, Spanned::span);
+                    let span = file
+                        .card
+                        .as_ref()
+                        .or(file.merchant.as_ref())
+                        .map_or(0..0, Spanned::span);
                     self.error(span, "one account per [[expect]]");
                     continue;
                 }
@@ -1163,7 +1369,9 @@ impl Lowerer<'_> {
                     Some("e.g. balance = \"987.50 EUR\"".into());
                 continue;
             };
-            let Some(balance) = self.money(balance_value) else { continue };
+            let Some(balance) = self.money(balance_value) else {
+                continue;
+            };
             expectations.push(Expectation::Balance {
                 label: account.0,
                 account: account.1,

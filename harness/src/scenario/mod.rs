@@ -88,7 +88,8 @@ impl std::error::Error for LoadError {}
 
 /// Read, parse and check a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Io(format!("{}: {error}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| LoadError::Io(format!("{}: {error}", path.display())))?;
     parse(&path.display().to_string(), &text).map_err(LoadError::Invalid)
 }
 
@@ -193,7 +194,10 @@ pub fn invariants() -> &'static [Invariant] {
 /// An outcome in words.
 pub fn describe_outcome(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Approved { approval, balance: None } => format!("approved ({approval})"),
+        Outcome::Approved {
+            approval,
+            balance: None,
+        } => format!("approved ({approval})"),
         Outcome::Approved {
             approval,
             balance: Some(balance),
@@ -220,7 +224,10 @@ fn customer_view(scenario: &Scenario, history: &History) -> Vec<CustomerLine> {
         .operations
         .iter()
         .map(|operation| {
-            let info = scenario.operations.iter().find(|info| info.operation == Some(operation.id));
+            let info = scenario
+                .operations
+                .iter()
+                .find(|info| info.operation == Some(operation.id));
             let request = match (&operation.request, info) {
                 (_, Some(info)) => info.what.clone(),
                 (Request::CloseBatch, None) => "close batch (end of day)".to_string(),
@@ -263,7 +270,10 @@ fn balances(history: &History) -> Vec<BalanceLine> {
         for account in accounts {
             let opening = ledger.opening.get(account).copied();
             let closing = ledger.closing.get(account).copied();
-            let currency = opening.or(closing).map(|(_, c)| c).unwrap_or(crate::wire::types::Currency::EUR);
+            let currency = opening
+                .or(closing)
+                .map(|(_, c)| c)
+                .unwrap_or(crate::wire::types::Currency::EUR);
             let open = opening.map_or(0, |(minor, _)| minor);
             let close = closing.map_or(open, |(minor, _)| minor);
             lines.push(BalanceLine {
@@ -317,7 +327,11 @@ fn judge(scenario: &Scenario, history: &History) -> Vec<ExpectationResult> {
                         .collect::<Vec<_>>()
                         .join("; ")
                 };
-                ExpectationResult { expected, actual, met }
+                ExpectationResult {
+                    expected,
+                    actual,
+                    met,
+                }
             }
             Expectation::Balance {
                 label,
@@ -325,7 +339,10 @@ fn judge(scenario: &Scenario, history: &History) -> Vec<ExpectationResult> {
                 balance,
             } => {
                 let expected = format!("{label} ends at {balance}");
-                let closing = history.ledgers.iter().find_map(|ledger| ledger.closing.get(account).copied());
+                let closing = history
+                    .ledgers
+                    .iter()
+                    .find_map(|ledger| ledger.closing.get(account).copied());
                 match closing {
                     None => ExpectationResult {
                         expected,
@@ -352,7 +369,9 @@ fn outcome_matches(
     match (outcome, shows) {
         (Outcome::Approved { .. }, ShowKind::Approved) => true,
         (Outcome::Declined { code: got }, ShowKind::Declined) => code.is_none_or(|code| code == *got),
-        (Outcome::FailedReversed { reason }, ShowKind::FailedReversed) => code.is_none_or(|code| code == *reason),
+        (Outcome::FailedReversed { reason }, ShowKind::FailedReversed) => {
+            code.is_none_or(|code| code == *reason)
+        }
         (Outcome::Refused { .. }, ShowKind::Refused) => true,
         (Outcome::BatchClosed { uploaded: got }, ShowKind::BatchClosed) => uploaded.is_none_or(|u| u == *got),
         _ => false,

@@ -64,7 +64,8 @@ impl Diagnostic for ScenarioError {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help_text().map(|help| Box::new(help) as Box<dyn fmt::Display>)
+        self.help_text()
+            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -271,12 +272,18 @@ pub fn parse_signed_duration_ms(text: &str) -> Result<i64, String> {
         _ => return Err(format!("unknown unit `{unit}` in `{text}`; use ms, s, m or h")),
     };
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit())
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
     {
-        return Err(format!("`{text}` is not a duration; write e.g. \"250ms\", \"3s\", \"1.5s\""));
+        return Err(format!(
+            "`{text}` is not a duration; write e.g. \"250ms\", \"3s\", \"1.5s\""
+        ));
     }
     let whole: u64 = whole.parse().map_err(|_| format!("`{text}` is too large"))?;
-    let mut millis = whole.checked_mul(scale).ok_or_else(|| format!("`{text}` is too large"))?;
+    let mut millis = whole
+        .checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
     if !fraction.is_empty() {
         let digits = fraction.len().min(9) as u32;
         let fraction: u64 = fraction[..digits as usize].parse().unwrap_or(0);
@@ -284,7 +291,9 @@ pub fn parse_signed_duration_ms(text: &str) -> Result<i64, String> {
         if part * 10u64.pow(digits) != fraction * scale {
             return Err(format!("`{text}` is not a whole number of milliseconds"));
         }
-        millis = millis.checked_add(part).ok_or_else(|| format!("`{text}` is too large"))?;
+        millis = millis
+            .checked_add(part)
+            .ok_or_else(|| format!("`{text}` is too large"))?;
     }
     let millis = i64::try_from(millis).map_err(|_| format!("`{text}` is too large"))?;
     Ok(if negative { -millis } else { millis })
@@ -312,7 +321,10 @@ pub fn parse_rate_ppm(text: &str) -> Result<u32, String> {
     } else {
         format!("{fraction:0<4}").parse().map_err(|_| bad())?
     };
-    let ppm = whole.checked_mul(10_000).and_then(|w| w.checked_add(fraction)).ok_or_else(bad)?;
+    let ppm = whole
+        .checked_mul(10_000)
+        .and_then(|w| w.checked_add(fraction))
+        .ok_or_else(bad)?;
     if ppm > 1_000_000 {
         return Err(format!("`{text}` is above 100%"));
     }
