@@ -34,7 +34,7 @@ fn run_one(path: &Path) -> Result<(), Failed> {
 fn main() {
     let arguments = Arguments::from_args();
     let root = scenario_root();
-    let files = scenario::find_files(&[root.clone()]).expect("scenarios/ exists");
+    let files = scenario::find_files(std::slice::from_ref(&root)).expect("scenarios/ exists");
     let trials = files
         .into_iter()
         .map(|path| {

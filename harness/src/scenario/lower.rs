@@ -145,6 +145,9 @@ pub enum Expectation {
     },
 }
 
+/// A field, where it is written, and the actions it applies to.
+type FieldCheck<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
+
 const OPS: [&str; 13] = [
     "sale",
     "refund",
@@ -1117,7 +1120,7 @@ impl Lowerer<'_> {
                 return None;
             }
         };
-        let checks: [(&str, Option<Range<usize>>, &[&str]); 3] = [
+        let checks: [FieldCheck; 3] = [
             ("copies", file.copies.as_ref().map(Spanned::span), &["duplicate"]),
             ("delay", file.delay.as_ref().map(Spanned::span), &["delay"]),
             ("offset", file.offset.as_ref().map(Spanned::span), &["corrupt"]),
