@@ -14,6 +14,9 @@
 //! - [`history`]: the evidence a run leaves, as plain data.
 //! - [`check`]: the invariants, judged from the history alone.
 //! - [`explore`]: generated runs from seeds.
+//! - [`scenario`]: scenario files (TOML): parsing with located errors,
+//!   lowering to a world plan, running and judging.
+//! - [`report`]: Markdown, JSON and JUnit reports of scenario runs.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};
@@ -30,5 +33,7 @@ pub mod check;
 pub mod explore;
 pub mod history;
 pub mod node;
+pub mod report;
+pub mod scenario;
 pub mod sim;
 pub mod wire;

@@ -1,13 +1,13 @@
 //! The `payfault` command line: a thin layer over the library.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use payfault::node::Bug;
-use payfault::wire;
+use payfault::{report, scenario, wire};
 
 /// Deterministic fault-injection harness for card payments.
 ///
@@ -27,11 +27,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run scenario files (default: every *.toml under scenarios/).
-    Run {
-        /// Scenario files or folders.
-        #[arg(default_value = "scenarios")]
-        paths: Vec<PathBuf>,
-    },
+    #[command(
+        after_help = "Exit status: 0 when every scenario passes, 1 when any fails, 2 on bad input.\n\nExamples:\n  payfault run\n  payfault run scenarios/c --bug switch-no-dedupe\n  payfault run scenarios/a/refund-retry.toml --seed 7 --json"
+    )]
+    Run(RunArgs),
     /// Encode and decode ISO 8583 messages (pyiso8583's default layout).
     #[command(subcommand)]
     Wire(WireCommand),
@@ -74,6 +73,28 @@ enum Command {
     },
 }
 
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario files or folders (folders are searched for *.toml).
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+    /// Run with this seed instead of each file's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Switch a planted bug on in every node (repeatable; `payfault bugs`).
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<String>,
+    /// Where to write the reports (Markdown and JSON per scenario).
+    #[arg(long, default_value = "reports")]
+    report_dir: PathBuf,
+    /// Print one JSON object per scenario on stdout instead of lines.
+    #[arg(long)]
+    json: bool,
+    /// Also write a JUnit XML file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum WireCommand {
     /// Read one raw message on stdin, print its fields as one JSON object.
@@ -103,7 +124,7 @@ enum WireCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { paths } => run(&paths),
+        Command::Run(args) => run(&args),
         Command::Wire(WireCommand::Decode { hex, framed }) => wire_decode(hex, framed),
         Command::Wire(WireCommand::Encode { hex, framed }) => wire_encode(hex, framed),
         Command::Bugs { json } => list_bugs(json),
@@ -126,26 +147,121 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(paths: &[PathBuf]) -> Result<ExitCode> {
-    let mut found = Vec::new();
-    for path in paths {
-        if !path.exists() {
-            bail!("{} does not exist", path.display());
+fn color_stream(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+fn run(args: &RunArgs) -> Result<ExitCode> {
+    let mut bugs = Vec::new();
+    for name in &args.bugs {
+        match name.parse::<Bug>() {
+            Ok(bug) => bugs.push(bug),
+            Err(_) => {
+                let names: Vec<&str> = Bug::ALL.iter().map(|bug| bug.name()).collect();
+                let hint = scenario::parse::nearest(name, names.iter().copied())
+                    .map(|near| format!(" (did you mean `{near}`?)"))
+                    .unwrap_or_default();
+                bail!("unknown bug `{name}`{hint}; `payfault bugs` lists them");
+            }
         }
-        collect_scenarios(path, &mut found)?;
     }
-    found.sort();
-    if found.is_empty() {
+    let files = scenario::find_files(&args.paths).map_err(anyhow::Error::msg)?;
+    if files.is_empty() {
         println!(
             "no scenarios found under {}; nothing to run",
-            display_paths(paths)
+            display_paths(&args.paths)
         );
         return Ok(ExitCode::SUCCESS);
     }
-    bail!(
-        "found {} scenario files, but this build cannot run scenarios yet",
-        found.len()
-    )
+    // Nothing runs unless every file validates.
+    let mut scenarios = Vec::new();
+    let mut invalid = Vec::new();
+    for file in &files {
+        match scenario::load(file) {
+            Ok(loaded) => scenarios.push(loaded),
+            Err(scenario::LoadError::Invalid(errors)) => {
+                eprint!("{}", errors.render(color_stream(&std::io::stderr())));
+                invalid.push((file.display().to_string(), errors.to_string()));
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                invalid.push((file.display().to_string(), error.to_string()));
+            }
+        }
+    }
+    let mut names = std::collections::BTreeMap::new();
+    for loaded in &scenarios {
+        if let Some(other) = names.insert(loaded.name.clone(), loaded.file.clone()) {
+            let message = format!(
+                "the name `{}` is used by {other} and {}",
+                loaded.name, loaded.file
+            );
+            eprintln!("error: {message}");
+            invalid.push((loaded.file.clone(), message));
+        }
+    }
+    if !invalid.is_empty() {
+        eprintln!(
+            "{} of {} scenario files do not validate; nothing was run",
+            invalid.len(),
+            files.len()
+        );
+        if let Some(path) = &args.junit {
+            std::fs::write(path, report::junit(&[], &invalid))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(ExitCode::from(2));
+    }
+    std::fs::create_dir_all(&args.report_dir)
+        .with_context(|| format!("creating {}", args.report_dir.display()))?;
+    let options = scenario::RunOptions {
+        seed: args.seed,
+        bugs,
+    };
+    let color = color_stream(&std::io::stdout());
+    let started = std::time::Instant::now();
+    let mut reports = Vec::new();
+    let mut stdout = std::io::stdout().lock();
+    for loaded in &scenarios {
+        let report = scenario::run(loaded, &options).map_err(anyhow::Error::msg)?;
+        let base = args.report_dir.join(&report.name);
+        std::fs::write(base.with_extension("md"), report.markdown(true))?;
+        std::fs::write(
+            base.with_extension("json"),
+            serde_json::to_string_pretty(&report.json())?,
+        )?;
+        if args.json {
+            writeln!(stdout, "{}", report.json())?;
+        } else {
+            writeln!(stdout, "{}", report.line(color))?;
+            if !report.passed {
+                write!(stdout, "{}", report.failure_text())?;
+            }
+        }
+        stdout.flush()?;
+        reports.push(report);
+    }
+    let failed = reports.iter().filter(|report| !report.passed).count();
+    if !args.json {
+        writeln!(
+            stdout,
+            "{} scenarios: {} passed, {} failed in {:.1}s; reports in {}",
+            reports.len(),
+            reports.len() - failed,
+            failed,
+            started.elapsed().as_secs_f64(),
+            args.report_dir.display()
+        )?;
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report::junit(&reports, &[]))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
@@ -154,22 +270,6 @@ fn display_paths(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn collect_scenarios(path: &std::path::Path, found: &mut Vec<PathBuf>) -> Result<()> {
-    if path.is_file() {
-        found.push(path.to_path_buf());
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
-        let entry_path = entry?.path();
-        if entry_path.is_dir() {
-            collect_scenarios(&entry_path, found)?;
-        } else if entry_path.extension().is_some_and(|ext| ext == "toml") {
-            found.push(entry_path);
-        }
-    }
-    Ok(())
 }
 
 fn list_bugs(json: bool) -> Result<ExitCode> {

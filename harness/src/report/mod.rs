@@ -1,0 +1,284 @@
+//! Reports of scenario runs: plain data ([`ScenarioReport`]) rendered as
+//! Markdown, JSON and JUnit XML. A report is built from the history, the
+//! verdict and the trace; rendering reads nothing else.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::check::Violation;
+use crate::wire::types::Currency;
+
+/// Everything one scenario run shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioReport {
+    /// The scenario's name.
+    pub name: String,
+    /// The file it came from.
+    pub file: String,
+    /// Incident class.
+    pub incident: String,
+    /// What it replays.
+    pub description: String,
+    /// Invariants held and every expectation met.
+    pub passed: bool,
+    /// The seed the run used.
+    pub seed: u64,
+    /// Planted bugs switched on.
+    pub bugs: Vec<String>,
+    /// The trace hash.
+    pub trace_hash: String,
+    /// Simulated milliseconds.
+    pub simulated_ms: u64,
+    /// Wall-clock milliseconds (not stable between runs).
+    pub wall_ms: u64,
+    /// How the run ended: quiescent or time limit.
+    pub ending: String,
+    /// What every operation showed the customer.
+    pub customer_view: Vec<CustomerLine>,
+    /// Every account, opening and closing.
+    pub balances: Vec<BalanceLine>,
+    /// The expectations of the file and whether each was met.
+    pub expectations: Vec<ExpectationResult>,
+    /// Violated invariants with their evidence.
+    pub violations: Vec<Violation>,
+    /// The command that replays this run.
+    pub replay: String,
+    /// The trace, one event per line.
+    pub events: Vec<String>,
+}
+
+/// One operation and what its terminal showed.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerLine {
+    /// `op3`.
+    pub operation: String,
+    /// The id in the file.
+    pub name: Option<String>,
+    /// The terminal.
+    pub terminal: String,
+    /// When it was asked for.
+    pub at_ms: u64,
+    /// What was asked.
+    pub request: String,
+    /// What was shown (every display, in order).
+    pub shown: String,
+}
+
+/// One account.
+#[derive(Debug, Clone, Serialize)]
+pub struct BalanceLine {
+    /// The bank.
+    pub bank: String,
+    /// The account.
+    pub account: String,
+    /// Opening balance.
+    pub opening: String,
+    /// Closing balance.
+    pub closing: String,
+    /// Closing minus opening.
+    pub change: String,
+}
+
+/// One expectation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpectationResult {
+    /// What was expected.
+    pub expected: String,
+    /// What happened.
+    pub actual: String,
+    /// Whether they agree.
+    pub met: bool,
+}
+
+/// Format minor units of a currency, e.g. `-12.50 EUR`.
+pub fn format_minor(minor: i64, currency: Currency) -> String {
+    let exponent = u32::from(currency.exponent());
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    if exponent == 0 {
+        return format!("{sign}{abs} {currency}");
+    }
+    let scale = 10u64.pow(exponent);
+    format!(
+        "{sign}{}.{:0width$} {currency}",
+        abs / scale,
+        abs % scale,
+        width = exponent as usize
+    )
+}
+
+impl ScenarioReport {
+    /// One summary line: name, PASS/FAIL, seed, trace hash, times.
+    pub fn line(&self, color: bool) -> String {
+        let verdict = match (self.passed, color) {
+            (true, true) => "\x1b[32mPASS\x1b[0m",
+            (false, true) => "\x1b[31mFAIL\x1b[0m",
+            (true, false) => "PASS",
+            (false, false) => "FAIL",
+        };
+        format!(
+            "{verdict} {:<44} seed {:<6} trace {} sim {:>6.1}s wall {:>6.2}s",
+            self.name,
+            self.seed,
+            self.trace_hash,
+            self.simulated_ms as f64 / 1000.0,
+            self.wall_ms as f64 / 1000.0
+        )
+    }
+
+    /// What a failure prints: unmet expectations, violations with evidence,
+    /// and the replay command.
+    pub fn failure_text(&self) -> String {
+        let mut out = String::new();
+        for expectation in self.expectations.iter().filter(|e| !e.met) {
+            let _ = writeln!(
+                out,
+                "  expectation not met: {} (got: {})",
+                expectation.expected, expectation.actual
+            );
+        }
+        for violation in &self.violations {
+            let _ = writeln!(out, "  {}", violation.to_string().replace('\n', "\n  "));
+        }
+        if self.ending != "quiescent" {
+            let _ = writeln!(out, "  the run ended at the time limit, not quiescent");
+        }
+        let _ = writeln!(out, "  replay: {}", self.replay);
+        out
+    }
+
+    /// The report as Markdown. Without wall time it is stable: the same
+    /// scenario on the same code gives the same text.
+    pub fn markdown(&self, with_wall_time: bool) -> String {
+        let mut out = String::new();
+        let verdict = if self.passed { "PASS" } else { "FAIL" };
+        let _ = writeln!(out, "# Scenario `{}`: {verdict}\n", self.name);
+        let _ = writeln!(out, "Incident {}. {}\n", self.incident, self.description);
+        let _ = writeln!(out, "- file: `{}`", self.file);
+        let _ = writeln!(out, "- seed: {}", self.seed);
+        if !self.bugs.is_empty() {
+            let _ = writeln!(out, "- planted bugs: {}", self.bugs.join(", "));
+        }
+        let _ = writeln!(out, "- trace hash: `{}`", self.trace_hash);
+        let _ = writeln!(
+            out,
+            "- simulated time: {} ms ({})",
+            self.simulated_ms, self.ending
+        );
+        if with_wall_time {
+            let _ = writeln!(out, "- wall time: {} ms", self.wall_ms);
+        }
+        let _ = writeln!(out, "\n## Customer view\n");
+        let _ = writeln!(out, "| op | id | terminal | at | request | shown |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for line in &self.customer_view {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} ms | {} | {} |",
+                line.operation,
+                line.name.as_deref().unwrap_or(""),
+                line.terminal,
+                line.at_ms,
+                line.request,
+                line.shown
+            );
+        }
+        let _ = writeln!(out, "\n## Final balances\n");
+        let _ = writeln!(out, "| bank | account | opening | closing | change |");
+        let _ = writeln!(out, "|---|---|---:|---:|---:|");
+        for line in &self.balances {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                line.bank, line.account, line.opening, line.closing, line.change
+            );
+        }
+        if !self.expectations.is_empty() {
+            let _ = writeln!(out, "\n## Expectations\n");
+            for expectation in &self.expectations {
+                let mark = if expectation.met { "x" } else { " " };
+                let _ = writeln!(
+                    out,
+                    "- [{mark}] {} (got: {})",
+                    expectation.expected, expectation.actual
+                );
+            }
+        }
+        let _ = writeln!(out, "\n## Verdict\n");
+        if self.violations.is_empty() {
+            let _ = writeln!(out, "Every invariant holds.");
+        } else {
+            for violation in &self.violations {
+                let _ = writeln!(out, "- **{}**: {}", violation.invariant, violation.message);
+                for key in &violation.keys {
+                    let _ = writeln!(out, "  - key {key}");
+                }
+                for evidence in &violation.evidence {
+                    let _ = writeln!(out, "  - {evidence}");
+                }
+            }
+        }
+        let _ = writeln!(out, "\n## Replay\n\n```sh\n{}\n```", self.replay);
+        let _ = writeln!(out, "\n## Events\n\n```text");
+        for event in &self.events {
+            let _ = writeln!(out, "{event}");
+        }
+        let _ = writeln!(out, "```");
+        out
+    }
+
+    /// The report as one JSON object.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A JUnit XML document: one test case per scenario, plus input errors.
+pub fn junit(reports: &[ScenarioReport], errors: &[(String, String)]) -> String {
+    let failures = reports.iter().filter(|r| !r.passed).count();
+    let seconds: f64 = reports.iter().map(|r| r.wall_ms as f64 / 1000.0).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuite name=\"payfault scenarios\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\" time=\"{seconds:.3}\">",
+        reports.len() + errors.len(),
+        errors.len()
+    );
+    for report in reports {
+        let _ = write!(
+            out,
+            "  <testcase classname=\"incident.{}\" name=\"{}\" time=\"{:.3}\"",
+            report.incident,
+            xml_escape(&report.name),
+            report.wall_ms as f64 / 1000.0
+        );
+        if report.passed {
+            let _ = writeln!(out, "/>");
+        } else {
+            let _ = writeln!(
+                out,
+                ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
+                xml_escape(&format!("seed {} trace {}", report.seed, report.trace_hash)),
+                xml_escape(&report.failure_text())
+            );
+        }
+    }
+    for (file, message) in errors {
+        let _ = writeln!(
+            out,
+            "  <testcase classname=\"input\" name=\"{}\">\n    <error message=\"invalid scenario\">{}</error>\n  </testcase>",
+            xml_escape(file),
+            xml_escape(message)
+        );
+    }
+    out.push_str("</testsuite>\n");
+    out
+}
