@@ -20,7 +20,10 @@ fn run_one(path: &Path) -> Result<(), Failed> {
     settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_description(loaded.description.clone());
-    let snapshot = report.markdown(false);
+    // The checkout's location is not part of the report: show paths from
+    // the repository root, as a user in it would type them.
+    let root = scenario_root().display().to_string();
+    let snapshot = report.markdown(false).replace(&root, "scenarios");
     let name = format!("scenario__{}", loaded.name);
     let snapshot_result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         settings.bind(|| insta::assert_snapshot!(name, snapshot));
