@@ -352,6 +352,16 @@ fn a_copy_answered_differently_breaks_same_answer() {
         ))
     });
     assert_eq!(found, vec![Invariant::SameAnswer]);
+    // 63: a tampered copy of the request was rejected; that decides nothing.
+    let found = mutated(|h| {
+        h.answers.push(answer(
+            Peer::Terminal(terminal()),
+            Peer::Switch,
+            1,
+            ResponseCode::SecurityViolation,
+        ))
+    });
+    assert!(found.is_empty(), "{found:?}");
     // 94 "duplicate, no new effect" is not a different answer.
     let found = mutated(|h| {
         h.answers.push(answer(
@@ -392,7 +402,12 @@ fn a_reversal_without_an_original_or_of_the_wrong_amount_breaks_reversal_soundne
             &[(card(), 70), (clearing(), -70)],
         ))
     });
-    assert_eq!(found, vec![Invariant::ReversalSoundness]);
+    // A reversal of something never posted is also money no customer's
+    // transaction explains.
+    assert_eq!(
+        found,
+        vec![Invariant::ReversalSoundness, Invariant::ExplainedMoney]
+    );
     let found = mutated(|h| {
         postings(h)[3].entries = posting(
             EffectType::Reversal,
@@ -410,6 +425,7 @@ fn refunds_over_the_sale_or_in_another_currency_break_refund_bound() {
         let mut refund = posting(EffectType::Refund, Some(7), &[(merchant(), -800), (card(), 800)]);
         refund.original = Some(key(1));
         postings(h).push(refund);
+        h.shown.push(shown(7, 7, ProcessingCode::Refund, 800, approved()));
     });
     assert_eq!(found, vec![Invariant::RefundBound]);
     let found = mutated(|h| {
@@ -430,6 +446,7 @@ fn a_void_after_settlement_or_partial_breaks_the_void_rule() {
         let mut void = posting(EffectType::Void, Some(8), &[(card(), 1000), (clearing(), -1000)]);
         void.original = Some(key(1));
         postings(h).push(void);
+        h.shown.push(shown(8, 8, ProcessingCode::Void, 1000, approved()));
     });
     assert_eq!(found, vec![Invariant::VoidRule]);
     let found = mutated(|h| {
@@ -497,11 +514,32 @@ fn what_the_terminal_showed_must_match_the_ledger() {
         h.shown.push(again);
     });
     assert!(found.contains(&Invariant::CustomerView), "{found:?}");
-    // An operation never shown.
+    // A batch close rejected (a corrupted 0500 drew a 63) is no financial decline.
+    let found = mutated(|h| {
+        h.shown[4].shown.key = Some(key(5));
+        h.shown[4].shown.outcome = Outcome::Declined {
+            code: ResponseCode::SecurityViolation,
+        };
+    });
+    assert!(found.is_empty(), "{found:?}");
+    // An operation never shown: its refund's money is then unexplained too.
     let found = mutated(|h| {
         h.shown.remove(1);
     });
-    assert_eq!(found, vec![Invariant::CustomerView]);
+    assert_eq!(found, vec![Invariant::CustomerView, Invariant::ExplainedMoney]);
+}
+
+#[test]
+fn money_moved_for_a_key_no_terminal_showed_breaks_explained_money() {
+    // A forged request that got through: a debit nobody at a terminal asked for.
+    let found = mutated(|h| {
+        postings(h).push(posting(
+            EffectType::Sale,
+            Some(9),
+            &[(card(), -50), (clearing(), 50)],
+        ))
+    });
+    assert_eq!(found, vec![Invariant::ExplainedMoney]);
 }
 
 #[test]

@@ -938,3 +938,34 @@ fn after_a_reboot_an_unanswered_settlement_is_sent_again_as_0501() {
         vec![request.trace.key()]
     );
 }
+
+#[test]
+fn only_the_bank_s_decision_on_this_settlement_ends_it() {
+    // Found by exploration (seed 633): a forged 0501 on the bank link drew a
+    // 63 from the bank, the switch took it for its settlement's answer, and
+    // the merchant was never paid.
+    let fx = Fixture::new();
+    let mut switch = fx.switch();
+    approved_sale(&fx, &mut switch, 1, 1_000);
+    let batch_close = close(1, 9, totals(&[1_000], &[]), false);
+    let effects = fx.terminal_sends(&mut switch, 5_000, 1, &WireMessage::BatchClose(batch_close));
+    let settlement = settlement_of(&fx, &effects);
+    let rejected = close_answer(&settlement, ResponseCode::SecurityViolation);
+    assert!(fx.bank_sends(&mut switch, 5_100, bank_a(), &rejected).is_empty());
+    let mut other_key = settlement.clone();
+    other_key.trace.stan = payfault::wire::types::Stan::new(900_004).unwrap();
+    let foreign = close_answer(&other_key, ResponseCode::Approved);
+    assert!(fx.bank_sends(&mut switch, 5_200, bank_a(), &foreign).is_empty());
+    assert_eq!(switch.settlement_answer(&terminal(1), batch(1)), None);
+    let effects = fx.bank_sends(
+        &mut switch,
+        5_300,
+        bank_a(),
+        &close_answer(&settlement, ResponseCode::Approved),
+    );
+    assert_eq!(records(&effects).len(), 1);
+    assert_eq!(
+        switch.settlement_answer(&terminal(1), batch(1)),
+        Some(ResponseCode::Approved)
+    );
+}

@@ -551,17 +551,27 @@ fn reversal_queue_gives_up_breaks_customer_view() {
 /// A sale, its batch closed and settled, then a void of it: must be 12.
 #[test]
 fn void_after_settlement_breaks_void_rule() {
+    // A terminal voids only sales of its open batch. The host sees a void of
+    // a settled sale when the switch closed and settled the batch but every
+    // 0510 back to the terminal was lost: the terminal gave up closing and
+    // still takes the batch for open.
     let case = Case::new(
-        5_000,
+        20_000,
         vec![
             sale(1, 100, TERM1, "12.50"),
             close(2, 1_000, TERM1),
-            void(3, 3_000, TERM1, 1),
+            void(3, 18_000, TERM1, 1),
         ],
+    )
+    .rule(
+        TERM1,
+        matching(Direction::Response, 510, None),
+        MessageAction::Drop,
     );
     let clean = case.run(&[]);
     assert_clean(&clean, |r| {
         approved(&outcome_of(r, 1))
+            && matches!(outcome_of(r, 2), Outcome::Refused { .. })
             && declined(&outcome_of(r, 3), ResponseCode::InvalidTransaction)
             && closing(r, &merchant_account("MERCHANT0000001")) == 500_00 + 12_50
     });
@@ -662,7 +672,12 @@ fn mac_not_verified_breaks_customer_view() {
     case.seed = seed_corrupting_amount_to_a_digit(&case.faults.links[TERM1]);
     let clean = case.run(&[]);
     assert_clean(&clean, |r| {
-        declined(&outcome_of(r, 1), ResponseCode::SecurityViolation)
+        // The corrupted request is rejected with 63; the terminal cannot know
+        // whether another copy went through, so it shows failed and reverses.
+        outcome_of(r, 1)
+            == Outcome::FailedReversed {
+                reason: ResponseCode::SecurityViolation,
+            }
             && closing(r, &rich_account()) == 1_000_00
     });
     let bug = Bug::MacNotVerified;

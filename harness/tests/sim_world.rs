@@ -183,3 +183,87 @@ fn the_same_seed_gives_the_same_trace() {
     assert_eq!(first.trace_hash, second.trace_hash);
     assert_eq!(trace_text(&first), trace_text(&second));
 }
+
+fn hostile_plan(bugs: Bugs) -> WorldPlan {
+    use payfault::sim::faults::{Injection, TimedInjection};
+    let mut faults = FaultPlan::default();
+    let injections = [
+        Injection::Replay { nth: 1 },
+        Injection::TamperAmount { nth: 1 },
+        Injection::Forge { nth: 1 },
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(index, injection)| TimedInjection {
+        at_ms: 2_000 + 500 * index as u64,
+        injection,
+    })
+    .collect();
+    faults.links.insert(
+        "TERM0001".into(),
+        LinkFaults {
+            injections,
+            ..LinkFaults::default()
+        },
+    );
+    plan(9, vec![sale(1, 100, "12.50 EUR")], faults, bugs)
+}
+
+#[test]
+fn a_hostile_host_replaying_tampering_and_forging_moves_no_money() {
+    let result = run(&hostile_plan(Bugs::none())).unwrap();
+    let text = trace_text(&result);
+    assert_eq!(text.matches("HOSTILE").count(), 3, "{text}");
+    let verdict = check(&result.history);
+    assert!(verdict.passed(), "{:#?}\n{text}", verdict.violations);
+    assert!(
+        matches!(outcome_of(&result, 1), Outcome::Approved { .. }),
+        "{text}"
+    );
+    let card = payfault::history::Account::Cardholder(rich_card().pan);
+    assert_eq!(
+        result.history.ledgers[0].closing[&card].0,
+        1_000_00 - 12_50,
+        "one debit only\n{text}"
+    );
+}
+
+#[test]
+fn with_mac_verification_off_the_forgery_moves_money_and_is_caught() {
+    let result = run(&hostile_plan(Bugs::of([Bug::MacNotVerified]))).unwrap();
+    let verdict = check(&result.history);
+    assert!(
+        verdict.violated().contains(&Invariant::ExplainedMoney),
+        "{:#?}\n{}",
+        verdict.violations,
+        trace_text(&result)
+    );
+}
+
+#[test]
+fn a_terminal_clock_a_day_ahead_dates_its_transactions_a_day_later() {
+    let mut faults = FaultPlan::default();
+    faults.clocks.insert(
+        "TERM0001".into(),
+        payfault::sim::driver::ClockModel {
+            offset_ms: 86_400_000,
+            drift_ppm: 0,
+        },
+    );
+    let result = run(&plan(4, vec![sale(1, 100, "12.50 EUR")], faults, Bugs::none())).unwrap();
+    let verdict = check(&result.history);
+    assert!(verdict.passed(), "{:#?}", verdict.violations);
+    let key = result
+        .history
+        .shown
+        .iter()
+        .find_map(|shown| shown.shown.key.clone())
+        .unwrap();
+    assert_eq!(
+        key.local_date.to_wire(),
+        "1123",
+        "DE13 follows the terminal's own clock"
+    );
+    let text = trace_text(&result);
+    assert!(text.contains("clock of TERM0001: offset 86400000 ms"), "{text}");
+}

@@ -43,6 +43,9 @@ pub enum Invariant {
     CustomerView,
     /// After healing nothing is left pending.
     NoLimbo,
+    /// Every movement of money belongs to a transaction some terminal showed
+    /// a customer: nothing moves for a message no customer sent.
+    ExplainedMoney,
     /// No approval breaks the card's or merchant's state, expiry, balance or
     /// limits, or the bank's maintenance, as they stood at that moment.
     CardRules,
@@ -53,7 +56,7 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant, in report order.
-    pub const ALL: [Invariant; 12] = [
+    pub const ALL: [Invariant; 13] = [
         Invariant::DoubleEntry,
         Invariant::Conservation,
         Invariant::AtMostOnce,
@@ -66,6 +69,7 @@ impl Invariant {
         Invariant::NoLimbo,
         Invariant::CardRules,
         Invariant::DurableAck,
+        Invariant::ExplainedMoney,
     ];
 
     /// Kebab-case name, as printed.
@@ -83,6 +87,7 @@ impl Invariant {
             Invariant::NoLimbo => "no-limbo",
             Invariant::CardRules => "card-rules",
             Invariant::DurableAck => "durable-ack",
+            Invariant::ExplainedMoney => "explained-money",
         }
     }
 
@@ -100,6 +105,7 @@ impl Invariant {
             Invariant::NoLimbo => view::no_limbo(history),
             Invariant::CardRules => rules::card_rules(history),
             Invariant::DurableAck => rules::durable_ack(history),
+            Invariant::ExplainedMoney => view::explained_money(history),
         }
     }
 }

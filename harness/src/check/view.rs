@@ -42,11 +42,19 @@ type AnswerGroups<'a> =
     BTreeMap<(&'a Peer, &'a TransactionKey, u16), BTreeSet<(ResponseCode, Option<String>)>>;
 
 /// Every copy and repeat of a request gets the same answer at the same
-/// receiver (94 means "no new effect" and is not compared).
+/// receiver (94 "no new effect", and 63 / 30 rejections of a forged or
+/// malformed message, decide nothing and are not compared).
 pub fn same_answer(history: &History) -> Vec<Violation> {
     let mut groups: AnswerGroups = BTreeMap::new();
     for answer in &history.answers {
-        if answer.response == ResponseCode::Duplicate {
+        // 94 means "no new effect"; 63 and 30 reject a message that was not
+        // authentic or well formed: none of them decides the transaction.
+        let not_a_decision = [
+            ResponseCode::Duplicate,
+            ResponseCode::SecurityViolation,
+            ResponseCode::FormatError,
+        ];
+        if not_a_decision.contains(&answer.response) {
             continue;
         }
         let approval = answer.approval.as_ref().map(|code| code.to_string());
@@ -146,7 +154,9 @@ pub fn customer_view(history: &History) -> Vec<Violation> {
                 check_approved(shown.kind, shown_minor, net_cardholder)
             }
             Outcome::BatchClosed { .. } => None,
-            Outcome::Declined { code } => declined_problem(history, shown, key, *code, found),
+            Outcome::Declined { code } if shown.kind != OperationKind::BatchClose => {
+                declined_problem(history, shown, key, *code, found)
+            }
             other => {
                 let net = net_on_accounts(found);
                 (!net.is_empty()).then(|| format!("shown {other:?}, but money moved: {net:?}"))
@@ -287,4 +297,29 @@ pub fn no_limbo(history: &History) -> Vec<Violation> {
         });
     }
     violations
+}
+
+/// Money moved only for keys a terminal showed a customer (settlements
+/// carry no key; they pay out sales that were shown).
+pub fn explained_money(history: &History) -> Vec<Violation> {
+    let shown: BTreeSet<&TransactionKey> = history
+        .shown
+        .iter()
+        .filter_map(|shown_at| shown_at.shown.key.as_ref())
+        .collect();
+    let mut unexplained: BTreeMap<&TransactionKey, Vec<String>> = BTreeMap::new();
+    for (key, postings) in postings_by_key(history) {
+        if !shown.contains(key) && postings.iter().any(|(posting, _)| !posting.entries.is_empty()) {
+            unexplained.insert(key, postings.into_iter().map(|(_, text)| text).collect());
+        }
+    }
+    unexplained
+        .into_iter()
+        .map(|(key, evidence)| Violation {
+            invariant: Invariant::ExplainedMoney,
+            keys: vec![key.clone()],
+            message: format!("money moved for {key}, which no terminal ever showed a customer"),
+            evidence,
+        })
+        .collect()
 }

@@ -12,7 +12,8 @@ use crate::node::terminal::{Card, TerminalCommand};
 use crate::node::{all_crash_points, BankId, Bugs, OperationId};
 use crate::sim::driver::{ArmedCrash, ClockModel};
 use crate::sim::faults::{
-    Direction, LinkFaults, MessageAction, MessageMatch, MessageRule, RandomMessageFaults,
+    Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule, RandomMessageFaults,
+    TimedInjection,
 };
 use crate::sim::topology::Topology;
 use crate::sim::world::{FaultPlan, LinkPartition, Step, TimedCrash, Timing, WorkItem, WorldPlan};
@@ -28,6 +29,7 @@ struct Swarm {
     partitions: bool,
     torn_writes: bool,
     clock_skew: bool,
+    hostile: bool,
 }
 
 fn draw_swarm(rng: &mut ChaCha8Rng) -> Swarm {
@@ -39,6 +41,7 @@ fn draw_swarm(rng: &mut ChaCha8Rng) -> Swarm {
         partitions: rng.random_bool(0.3),
         torn_writes: rng.random_bool(0.3),
         clock_skew: rng.random_bool(0.2),
+        hostile: rng.random_bool(0.2),
     }
 }
 
@@ -266,6 +269,25 @@ fn scripted_rule(rng: &mut ChaCha8Rng) -> MessageRule {
     }
 }
 
+fn hostile_injections(rng: &mut ChaCha8Rng, fault_phase_ms: u64) -> Vec<TimedInjection> {
+    let mut injections: Vec<TimedInjection> = (0..rng.random_range(1..=3))
+        .map(|_| {
+            let nth = rng.random_range(1..=4);
+            let injection = match rng.random_range(0..3) {
+                0 => Injection::Replay { nth },
+                1 => Injection::TamperAmount { nth },
+                _ => Injection::Forge { nth },
+            };
+            TimedInjection {
+                at_ms: rng.random_range(0..fault_phase_ms),
+                injection,
+            }
+        })
+        .collect();
+    injections.sort_by_key(|timed| timed.at_ms);
+    injections
+}
+
 fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) -> FaultPlan {
     let swarm = draw_swarm(rng);
     let mut faults = FaultPlan::default();
@@ -276,6 +298,9 @@ fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) ->
         }
         if swarm.scripted_messages {
             link_faults.rules = (0..rng.random_range(0..=3)).map(|_| scripted_rule(rng)).collect();
+        }
+        if swarm.hostile && rng.random_bool(0.5) {
+            link_faults.injections = hostile_injections(rng, fault_phase_ms);
         }
         faults.links.insert(link, link_faults);
     }

@@ -96,6 +96,36 @@ impl RandomMessageFaults {
     }
 }
 
+/// What a hostile host on a link sends toward the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Injection {
+    /// Send again, byte for byte, the n-th request seen on the link (1-based).
+    Replay {
+        /// Which captured request.
+        nth: u32,
+    },
+    /// The n-th request seen, with its amount (DE4) raised and its MAC kept.
+    TamperAmount {
+        /// Which captured request.
+        nth: u32,
+    },
+    /// The n-th request seen, with a new STAN and a MAC made with a wrong key.
+    Forge {
+        /// Which captured request.
+        nth: u32,
+    },
+}
+
+/// An injection at a simulated time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedInjection {
+    /// When.
+    pub at_ms: u64,
+    /// What.
+    pub injection: Injection,
+}
+
 /// The message faults of one link.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkFaults {
@@ -103,4 +133,7 @@ pub struct LinkFaults {
     pub rules: Vec<MessageRule>,
     /// Random faults for messages no rule fired on.
     pub random: RandomMessageFaults,
+    /// A hostile host's injections toward the server side of the link.
+    #[serde(default)]
+    pub injections: Vec<TimedInjection>,
 }

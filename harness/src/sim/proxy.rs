@@ -8,7 +8,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::faults::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
+use super::faults::{Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule};
 use super::trace::{describe_message, EventKind};
 use crate::wire::types::ProcessingCode;
 
@@ -30,7 +30,12 @@ pub struct FaultProxy {
     rng: ChaCha8Rng,
     enabled: bool,
     held: usize,
+    captured: Vec<Vec<u8>>,
+    injected: usize,
 }
+
+/// Requests a proxy keeps for a hostile host to replay or forge from.
+const CAPTURED_MAX: usize = 256;
 
 const PPM: u32 = 1_000_000;
 
@@ -82,6 +87,8 @@ impl FaultProxy {
             rng: ChaCha8Rng::seed_from_u64(seed),
             enabled: true,
             held: 0,
+            captured: Vec::new(),
+            injected: 0,
         }
     }
 
@@ -111,6 +118,9 @@ impl FaultProxy {
         if !self.enabled {
             return (vec![Delivery { delay_ms: 0, bytes }], Vec::new());
         }
+        if direction == Direction::Request && self.captured.len() < CAPTURED_MAX {
+            self.captured.push(bytes.clone());
+        }
         let selectors = selectors(&bytes);
         let mut fired = None;
         for (index, rule) in self.faults.rules.iter().enumerate() {
@@ -130,6 +140,70 @@ impl FaultProxy {
         match action {
             Some(action) => self.apply(action, bytes),
             None => (vec![Delivery { delay_ms: 0, bytes }], Vec::new()),
+        }
+    }
+
+    /// When the next hostile injection is due, if any (faults phase only).
+    pub fn next_injection_ms(&self) -> Option<u64> {
+        let next = self.faults.injections.get(self.injected)?;
+        self.enabled.then_some(next.at_ms)
+    }
+
+    /// The hostile messages due by `now_ms`, to send toward the server.
+    pub fn due_injections(&mut self, now_ms: u64) -> (Vec<Vec<u8>>, Vec<EventKind>) {
+        let (mut messages, mut events) = (Vec::new(), Vec::new());
+        while let Some(timed) = self
+            .faults
+            .injections
+            .get(self.injected)
+            .filter(|t| t.at_ms <= now_ms && self.enabled)
+        {
+            let injection = timed.injection.clone();
+            self.injected += 1;
+            let link = self.link.clone();
+            match self.build_injection(&injection) {
+                Some(bytes) => {
+                    let message = describe_message(&bytes);
+                    events.push(EventKind::Injected {
+                        link,
+                        message,
+                        how: format!("{injection:?}"),
+                    });
+                    messages.push(bytes);
+                }
+                None => events.push(EventKind::Injected {
+                    link,
+                    message: "nothing captured to inject from".into(),
+                    how: format!("{injection:?}"),
+                }),
+            }
+        }
+        (messages, events)
+    }
+
+    fn build_injection(&self, injection: &Injection) -> Option<Vec<u8>> {
+        let nth = match injection {
+            Injection::Replay { nth } | Injection::TamperAmount { nth } | Injection::Forge { nth } => *nth,
+        };
+        let captured = self.captured.get((nth as usize).checked_sub(1)?)?;
+        if let Injection::Replay { .. } = injection {
+            return Some(captured.clone());
+        }
+        let mut message = crate::wire::decode(captured).ok()?;
+        match injection {
+            Injection::TamperAmount { .. } => {
+                let amount = message
+                    .text(4)
+                    .and_then(|text| text.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let raised = (amount.saturating_mul(10) + 1).min(999_999_999_999);
+                message.set_text(4, &format!("{raised:012}"));
+                crate::wire::encode(&message).ok()
+            }
+            _ => {
+                message.set_text(11, &format!("{:06}", 900_000 + nth % 100_000));
+                crate::wire::sign(&mut message, &crate::wire::MacKey([0xEE; 16])).ok()
+            }
         }
     }
 
@@ -346,6 +420,7 @@ mod tests {
         let faults = LinkFaults {
             rules: Vec::new(),
             random,
+            injections: Vec::new(),
         };
         let run = |seed| {
             let mut proxy = FaultProxy::new("t>s", faults.clone(), seed);
@@ -435,7 +510,15 @@ async fn pump(
     let mut scheduled: BTreeMap<(u64, u64), Vec<u8>> = BTreeMap::new();
     let mut sequence = 0u64;
     loop {
+        let next_injection = match direction {
+            Direction::Request => context.proxy.borrow().next_injection_ms(),
+            Direction::Response => None,
+        };
         let next_due = scheduled.keys().next().map(|(at, _)| *at);
+        let next_due = match (next_due, next_injection) {
+            (Some(due), Some(injection)) => Some(due.min(injection)),
+            (due, injection) => due.or(injection),
+        };
         let wait = async {
             match next_due {
                 Some(at) => {
@@ -449,6 +532,17 @@ async fn pump(
             biased;
             _ = wait => {
                 let now = sim_now_ms();
+                if direction == Direction::Request {
+                    let (messages, events) = context.proxy.borrow_mut().due_injections(now);
+                    for kind in events {
+                        context.shared.trace.borrow_mut().push(super::trace::Event { at_ms: now, host: context.host.clone(), kind });
+                    }
+                    context.proxy.borrow_mut().held += messages.len();
+                    for bytes in messages {
+                        sequence += 1;
+                        scheduled.insert((now, sequence), bytes);
+                    }
+                }
                 while let Some(entry) = scheduled.first_entry() {
                     if entry.key().0 > now {
                         break;

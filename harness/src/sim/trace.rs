@@ -94,6 +94,15 @@ pub enum EventKind {
         /// Byte offset changed.
         offset: usize,
     },
+    /// A hostile host sent a message of its own on a link.
+    Injected {
+        /// The link.
+        link: String,
+        /// Summary of what was sent.
+        message: String,
+        /// How it was made (replay, tampered amount, forged).
+        how: String,
+    },
     /// A journal sync completed.
     Synced {
         /// Records durable after the sync.
@@ -230,6 +239,7 @@ impl fmt::Display for Event {
                 message,
                 offset,
             } => write!(f, "CORRUPT byte {offset} of {message} on {link}"),
+            EventKind::Injected { link, message, how } => write!(f, "HOSTILE {how}: {message} on {link}"),
             EventKind::Synced { records } => write!(f, "sync ({records} records durable)"),
             EventKind::Crash { point: Some(point) } => write!(f, "CRASH at {}", point.0),
             EventKind::Crash { point: None } => write!(f, "CRASH"),

@@ -293,17 +293,29 @@ fn an_unknown_original_is_refused_locally_and_the_queue_moves_on() {
 }
 
 #[test]
-fn a_declined_original_is_still_sent_and_the_host_decides() {
+fn only_a_sale_shown_approved_can_be_refunded_or_voided() {
+    // Found by exploration (seed 234): a sale the switch had timed out (91
+    // shown) was refunded; the bank, which had approved the sale, approved
+    // the refund, and the switch's reversal then undid only the remainder.
+    // The customer saw a declined sale and an approved refund, and the card
+    // netted to zero.
     let mut fixture = Fixture::new();
     let request = only_request(&fixture.command(sale(1, 100)));
-    fixture.deliver(&answer(&request, ResponseCode::InsufficientFunds));
-    let refund_request = only_request(&fixture.command(refund(2, 1, 50)));
-    let effects = fixture.deliver(&answer(&refund_request, ResponseCode::InvalidTransaction));
+    fixture.deliver(&answer(&request, ResponseCode::IssuerUnavailable));
+    for command in [refund(2, 1, 50), void(3, 1)] {
+        let effects = fixture.command(command);
+        assert!(sent(&effects).is_empty());
+        let outcome = only_outcome(&effects);
+        assert!(
+            matches!(&outcome, Outcome::Refused { reason } if reason.contains("not an approved sale")),
+            "{outcome:?}"
+        );
+    }
+    let approved_sale = only_request(&fixture.command(sale(4, 100)));
+    fixture.deliver(&answer(&approved_sale, ResponseCode::Approved));
     assert_eq!(
-        only_outcome(&effects),
-        Outcome::Declined {
-            code: ResponseCode::InvalidTransaction
-        }
+        only_request(&fixture.command(refund(5, 4, 50))).processing,
+        ProcessingCode::Refund
     );
 }
 
@@ -370,4 +382,39 @@ fn a_sale_in_a_currency_the_terminal_cannot_batch_is_refused_locally() {
         only_request(&fixture.command(sale(2, 100))).trace.stan,
         Stan::FIRST
     );
+}
+
+#[test]
+fn a_sale_of_a_closed_batch_cannot_be_voided_only_refunded() {
+    let mut fixture = Fixture::new();
+    let request = only_request(&fixture.command(sale(1, 100)));
+    fixture.deliver(&answer(&request, ResponseCode::Approved));
+    let close_request = only_close(&fixture.command(close(2)));
+    fixture.deliver(&close_answer(&close_request, ResponseCode::Approved));
+    let effects = fixture.command(void(3, 1));
+    assert!(sent(&effects).is_empty());
+    let outcome = only_outcome(&effects);
+    assert!(
+        matches!(&outcome, Outcome::Refused { reason } if reason.contains("closed batch")),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        only_request(&fixture.command(refund(4, 1, 100))).processing,
+        ProcessingCode::Refund
+    );
+}
+
+#[test]
+fn a_security_or_format_rejection_is_no_answer_and_is_reversed() {
+    for code in [ResponseCode::SecurityViolation, ResponseCode::FormatError] {
+        let mut fixture = Fixture::new();
+        let request = only_request(&fixture.command(sale(1, 100)));
+        let effects = fixture.deliver(&answer(&request, code));
+        assert_eq!(
+            only_outcome(&effects),
+            Outcome::FailedReversed { reason: code },
+            "{code:?}"
+        );
+        assert_eq!(advices(&effects).len(), 1, "{code:?}: a reversal goes out");
+    }
 }

@@ -355,12 +355,19 @@ impl Switch {
 
     fn on_settlement_answer(&mut self, bank: &BankId, response: BatchCloseResponse) -> SwitchEffects {
         let batch = (response.trace.terminal.clone(), response.batch);
-        let open = self
-            .state
-            .settlements
-            .get(&batch)
-            .is_some_and(|s| &s.bank == bank && s.answer.is_none());
-        if !open {
+        // Only the bank's decision on this settlement ends it: an answer to
+        // another message (another key), or a 63 / 30 rejecting a message that
+        // was not authentic or well formed, is no acknowledgement (found by
+        // exploration, seed 633: a forged 0501 drew a 63 that ended the
+        // settlement, and the merchant was never paid).
+        let decision = matches!(
+            response.response,
+            ResponseCode::Approved | ResponseCode::ReconcileError
+        );
+        let open = self.state.settlements.get(&batch).is_some_and(|s| {
+            &s.bank == bank && s.answer.is_none() && s.message.trace.key() == response.trace.key()
+        });
+        if !open || !decision {
             return Vec::new();
         }
         let record = SwitchRecord::SettlementAcknowledged {

@@ -67,6 +67,23 @@ impl Terminal {
         let transaction = (self.state.operations.get(&original))
             .and_then(|key| self.state.transactions.get(key))
             .ok_or_else(|| format!("original operation {original} unknown on this terminal"))?;
+        // Only a sale this terminal saw approved can be refunded or voided: a
+        // sale shown declined or failed may still be in flight or being
+        // reversed at the host, and refunding it would pay for nothing.
+        if transaction.request.processing != ProcessingCode::Sale || !transaction.approved() {
+            return Err(format!(
+                "original operation {original} is not an approved sale on this terminal"
+            ));
+        }
+        // A void cancels a sale of the open batch; a closed batch is on its way
+        // to settlement, and voiding one of its sales would make the host's
+        // totals disagree with the switch's (found by exploration, seed 157).
+        if processing == ProcessingCode::Void && transaction.request.batch != self.state.batch {
+            return Err(format!(
+                "original operation {original} is in closed batch {}: refund it instead",
+                transaction.request.batch
+            ));
+        }
         let request = &transaction.request;
         Ok(Asked {
             processing,
@@ -161,9 +178,16 @@ impl Terminal {
             return;
         }
         let code = response.response;
+        // 68 and 96 are no answer. 63 and 30 reject a message (a copy of the
+        // request corrupted in transit, say), not the transaction: another
+        // copy may have been approved, so the outcome is unknown and the
+        // terminal reverses (found by exploration, seed 101).
         if matches!(
             code,
-            ResponseCode::ResponseTooLate | ResponseCode::SystemMalfunction
+            ResponseCode::ResponseTooLate
+                | ResponseCode::SystemMalfunction
+                | ResponseCode::SecurityViolation
+                | ResponseCode::FormatError
         ) {
             return self.fail_request(now, key, code, out);
         }

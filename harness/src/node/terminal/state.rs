@@ -29,7 +29,8 @@ pub(super) struct Transaction {
 }
 
 impl Transaction {
-    fn approved(&self) -> bool {
+    /// Approved by the host and not reversed since.
+    pub(super) fn approved(&self) -> bool {
         !self.reversed
             && self
                 .answer
