@@ -21,6 +21,49 @@ pub trait JournalFile {
     fn sync(&mut self) -> io::Result<()>;
 }
 
+/// A file a journal can live in: the operations both turmoil's simulated
+/// file and a real file have as inherent methods.
+trait DurableFile: Read + Write + Seek {
+    fn cut(&self, len: u64) -> io::Result<()>;
+    fn make_durable(&self) -> io::Result<()>;
+}
+
+impl DurableFile for turmoil::fs::shim::std::fs::File {
+    fn cut(&self, len: u64) -> io::Result<()> {
+        self.set_len(len)
+    }
+    fn make_durable(&self) -> io::Result<()> {
+        self.sync_all()
+    }
+}
+
+impl DurableFile for std::fs::File {
+    fn cut(&self, len: u64) -> io::Result<()> {
+        self.set_len(len)
+    }
+    fn make_durable(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
+fn read_all(file: &mut impl DurableFile) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn truncate(file: &mut impl DurableFile, len: u64) -> io::Result<()> {
+    file.cut(len)?;
+    file.seek(SeekFrom::Start(len))?;
+    file.make_durable()
+}
+
+fn append(file: &mut impl DurableFile, bytes: &[u8]) -> io::Result<()> {
+    file.seek(SeekFrom::End(0))?;
+    file.write_all(bytes)
+}
+
 /// A journal on turmoil's simulated disk of the current host.
 #[derive(Debug)]
 pub struct SimJournal {
@@ -51,25 +94,16 @@ impl SimJournal {
 
 impl JournalFile for SimJournal {
     fn read_all(&mut self) -> io::Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        self.file.seek(SeekFrom::Start(0))?;
-        self.file.read_to_end(&mut bytes)?;
-        Ok(bytes)
+        read_all(&mut self.file)
     }
-
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)?;
-        self.file.seek(SeekFrom::Start(len))?;
-        self.file.sync_all()
+        truncate(&mut self.file, len)
     }
-
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.seek(SeekFrom::End(0))?;
-        self.file.write_all(bytes)
+        append(&mut self.file, bytes)
     }
-
     fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_all()
+        self.file.make_durable()
     }
 }
 
@@ -103,24 +137,35 @@ impl RealJournal {
 
 impl JournalFile for RealJournal {
     fn read_all(&mut self) -> io::Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        self.file.seek(SeekFrom::Start(0))?;
-        self.file.read_to_end(&mut bytes)?;
-        Ok(bytes)
+        read_all(&mut self.file)
     }
-
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)?;
-        self.file.seek(SeekFrom::Start(len))?;
-        self.file.sync_all()
+        truncate(&mut self.file, len)
     }
-
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.seek(SeekFrom::End(0))?;
-        self.file.write_all(bytes)
+        append(&mut self.file, bytes)
     }
-
     fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+        self.file.make_durable()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_journal_appends_truncates_and_reads_back() {
+        let path = std::env::temp_dir().join(format!("payfault-journal-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut journal = RealJournal::open(&path).unwrap();
+        journal.append(b"hello ").unwrap();
+        journal.append(b"world").unwrap();
+        journal.sync().unwrap();
+        assert_eq!(journal.read_all().unwrap(), b"hello world");
+        journal.truncate(5).unwrap();
+        journal.append(b"!").unwrap();
+        assert_eq!(journal.read_all().unwrap(), b"hello!");
+        std::fs::remove_file(&path).unwrap();
     }
 }

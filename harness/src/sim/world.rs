@@ -365,6 +365,28 @@ fn describe_command(command: &TerminalCommand) -> String {
     }
 }
 
+/// At `at_ms`, trace `event` on the node's host and give it `command`.
+fn schedule_command<N: StateMachine + 'static>(
+    runner: &mut Runner,
+    at_ms: u64,
+    spec: &Rc<HostSpec<N>>,
+    command: N::Command,
+    event: EventKind,
+) {
+    let (queue, shared, host) = (spec.commands.clone(), runner.shared.clone(), spec.name.clone());
+    runner.schedule(
+        at_ms,
+        Action::Call(Box::new(move || {
+            shared.trace.borrow_mut().push(Event {
+                at_ms,
+                host,
+                kind: event,
+            });
+            queue.push(command);
+        })),
+    );
+}
+
 fn schedule_workload(
     runner: &mut Runner,
     plan: &WorldPlan,
@@ -380,46 +402,21 @@ fn schedule_workload(
                     .ok_or_else(|| {
                         format!("the workload names terminal {terminal}, which is not in the topology")
                     })?;
-                let (queue, shared, host, command) = (
-                    slot.spec.commands.clone(),
-                    runner.shared.clone(),
-                    slot.spec.name.clone(),
-                    command.clone(),
-                );
-                let at_ms = step.at_ms;
-                runner.schedule(
-                    at_ms,
-                    Action::Call(Box::new(move || {
-                        record_invocation(&shared, at_ms, &host, &command);
-                        queue.push(command);
-                    })),
-                );
+                let event = EventKind::Invoke {
+                    operation: command.operation(),
+                    what: describe_command(command),
+                };
+                schedule_command(runner, step.at_ms, &slot.spec, command.clone(), event);
             }
             WorkItem::Bank { bank, command } => {
                 let slot = banks
                     .iter()
                     .find(|slot| slot.spec.name == bank.0)
                     .ok_or_else(|| format!("the workload names bank {bank}, which is not in the topology"))?;
-                let (queue, shared, host, command) = (
-                    slot.spec.commands.clone(),
-                    runner.shared.clone(),
-                    slot.spec.name.clone(),
-                    command.clone(),
-                );
-                let at_ms = step.at_ms;
-                runner.schedule(
-                    at_ms,
-                    Action::Call(Box::new(move || {
-                        shared.trace.borrow_mut().push(Event {
-                            at_ms,
-                            host,
-                            kind: EventKind::Operator {
-                                what: format!("{command:?}"),
-                            },
-                        });
-                        queue.push(command);
-                    })),
-                );
+                let event = EventKind::Operator {
+                    what: format!("{command:?}"),
+                };
+                schedule_command(runner, step.at_ms, &slot.spec, command.clone(), event);
             }
         }
     }
