@@ -155,16 +155,13 @@ impl Case {
     fn run(&self, bugs: &[Bug]) -> RunResult {
         let mut topology = Topology::standard();
         topology.set_bugs(&Bugs::of(bugs.iter().copied()));
-        let plan = WorldPlan {
-            seed: self.seed,
-            terminals: topology.terminals,
-            switch: topology.switch,
-            banks: topology.banks,
-            workload: self.workload.clone(),
-            faults: self.faults.clone(),
-            timing: self.timing,
-            keep_events: true,
-        };
+        let plan = WorldPlan::new(
+            self.seed,
+            topology,
+            self.workload.clone(),
+            self.faults.clone(),
+            self.timing,
+        );
         run(&plan).expect("the world runs")
     }
 }

@@ -37,20 +37,17 @@ fn sale(operation: u32, at_ms: u64, amount: &str) -> Step {
 fn plan(seed: u64, workload: Vec<Step>, faults: FaultPlan, bugs: Bugs) -> WorldPlan {
     let mut topology = Topology::standard();
     topology.set_bugs(&bugs);
-    WorldPlan {
+    WorldPlan::new(
         seed,
-        terminals: topology.terminals,
-        switch: topology.switch,
-        banks: topology.banks,
+        topology,
         workload,
         faults,
-        timing: Timing {
+        Timing {
             fault_phase_ms: 15_000,
             quiet_ms: 12_000,
             ..Timing::default()
         },
-        keep_events: true,
-    }
+    )
 }
 
 fn drop_first_approval() -> FaultPlan {

@@ -372,19 +372,13 @@ pub fn generate(seed: u64, bugs: &Bugs) -> WorldPlan {
     let fault_phase_ms = rng.random_range(5_000..=20_000);
     let workload = workload(&mut rng, &topology, fault_phase_ms);
     let faults = fault_plan(&mut rng, &topology, fault_phase_ms);
-    WorldPlan {
-        seed,
-        terminals: topology.terminals,
-        switch: topology.switch,
-        banks: topology.banks,
-        workload,
-        faults,
-        timing: Timing {
-            fault_phase_ms,
-            quiet_ms: 15_000,
-            limit_ms: 600_000,
-            ..Timing::default()
-        },
-        keep_events: false,
-    }
+    let timing = Timing {
+        fault_phase_ms,
+        quiet_ms: 15_000,
+        limit_ms: 600_000,
+        ..Timing::default()
+    };
+    let mut plan = WorldPlan::new(seed, topology, workload, faults, timing);
+    plan.keep_events = false;
+    plan
 }

@@ -400,16 +400,13 @@ impl Lowerer<'_> {
                 .collect::<Vec<_>>()
                 .join(" "),
             bugs,
-            plan: WorldPlan {
-                seed: file.seed.map_or(DEFAULT_SEED, |seed| *seed.get_ref()),
-                terminals: topology.terminals,
-                switch: topology.switch,
-                banks: topology.banks,
+            plan: WorldPlan::new(
+                file.seed.map_or(DEFAULT_SEED, |seed| *seed.get_ref()),
+                topology,
                 workload,
                 faults,
                 timing,
-                keep_events: true,
-            },
+            ),
             operations,
             expectations,
         }

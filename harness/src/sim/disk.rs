@@ -1,12 +1,13 @@
 //! A node's journal file: append, sync, read back after a crash.
 //!
-//! [`JournalFile`] is the interface the driver uses; [`SimJournal`] stores
-//! the file on turmoil's simulated disk (writes pending until synced, lost
-//! on crash, torn when the world sets a block size) and [`RealJournal`] on a
-//! real file system for live mode.
+//! [`JournalFile`] is the interface the driver uses; [`FileJournal`]
+//! implements it over any [`DurableFile`]: [`SimJournal`] on turmoil's
+//! simulated disk (writes pending until synced, lost on crash, torn when the
+//! world sets a block size) and [`RealJournal`] on a real file system for
+//! live mode.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A journal file as the driver sees it.
 pub trait JournalFile {
@@ -21,10 +22,12 @@ pub trait JournalFile {
     fn sync(&mut self) -> io::Result<()>;
 }
 
-/// A file a journal can live in: the operations both turmoil's simulated
-/// file and a real file have as inherent methods.
-trait DurableFile: Read + Write + Seek {
+/// A file a journal can live in: the operations that turmoil's simulated
+/// file and a real file both have as inherent methods.
+pub trait DurableFile: Read + Write + Seek {
+    /// Cut the file to `len` bytes.
     fn cut(&self, len: u64) -> io::Result<()>;
+    /// Make everything written durable.
     fn make_durable(&self) -> io::Result<()>;
 }
 
@@ -46,29 +49,17 @@ impl DurableFile for std::fs::File {
     }
 }
 
-fn read_all(file: &mut impl DurableFile) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    file.seek(SeekFrom::Start(0))?;
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-fn truncate(file: &mut impl DurableFile, len: u64) -> io::Result<()> {
-    file.cut(len)?;
-    file.seek(SeekFrom::Start(len))?;
-    file.make_durable()
-}
-
-fn append(file: &mut impl DurableFile, bytes: &[u8]) -> io::Result<()> {
-    file.seek(SeekFrom::End(0))?;
-    file.write_all(bytes)
+/// A journal in one file, simulated or real.
+#[derive(Debug)]
+pub struct FileJournal<F> {
+    file: F,
 }
 
 /// A journal on turmoil's simulated disk of the current host.
-#[derive(Debug)]
-pub struct SimJournal {
-    file: turmoil::fs::shim::std::fs::File,
-}
+pub type SimJournal = FileJournal<turmoil::fs::shim::std::fs::File>;
+
+/// A journal on the real file system (live mode).
+pub type RealJournal = FileJournal<std::fs::File>;
 
 impl SimJournal {
     /// Open (or create, durably) the journal at `path` on this host's disk.
@@ -88,30 +79,8 @@ impl SimJournal {
                 .unwrap_or(Path::new("/"));
             fs::sync_dir(parent)?;
         }
-        Ok(SimJournal { file })
+        Ok(FileJournal { file })
     }
-}
-
-impl JournalFile for SimJournal {
-    fn read_all(&mut self) -> io::Result<Vec<u8>> {
-        read_all(&mut self.file)
-    }
-    fn truncate(&mut self, len: u64) -> io::Result<()> {
-        truncate(&mut self.file, len)
-    }
-    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        append(&mut self.file, bytes)
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        self.file.make_durable()
-    }
-}
-
-/// A journal on the real file system (live mode).
-#[derive(Debug)]
-pub struct RealJournal {
-    file: std::fs::File,
-    path: PathBuf,
 }
 
 impl RealJournal {
@@ -123,28 +92,29 @@ impl RealJournal {
             .create(true)
             .truncate(false)
             .open(path)?;
-        Ok(RealJournal {
-            file,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Where the journal lives.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(FileJournal { file })
     }
 }
 
-impl JournalFile for RealJournal {
+impl<F: DurableFile> JournalFile for FileJournal<F> {
     fn read_all(&mut self) -> io::Result<Vec<u8>> {
-        read_all(&mut self.file)
+        let mut bytes = Vec::new();
+        self.file.seek(SeekFrom::Start(0))?;
+        self.file.read_to_end(&mut bytes)?;
+        Ok(bytes)
     }
+
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        truncate(&mut self.file, len)
+        self.file.cut(len)?;
+        self.file.seek(SeekFrom::Start(len))?;
+        self.file.make_durable()
     }
+
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        append(&mut self.file, bytes)
+        self.file.seek(SeekFrom::End(0))?;
+        self.file.write_all(bytes)
     }
+
     fn sync(&mut self) -> io::Result<()> {
         self.file.make_durable()
     }

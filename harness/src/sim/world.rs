@@ -18,6 +18,7 @@ use super::driver::{
 };
 use super::faults::LinkFaults;
 use super::runner::{Action, Ending, Runner};
+use super::topology::Topology;
 use super::trace::{Event, EventKind, Trace, TraceHash};
 use crate::history::{self, History, OpenWork};
 use crate::node::bank::{Bank, BankCommand, BankConfig};
@@ -160,6 +161,29 @@ pub struct WorldPlan {
     pub timing: Timing,
     /// Keep every trace event (for reports), not just the hash.
     pub keep_events: bool,
+}
+
+impl WorldPlan {
+    /// A run of `topology`'s nodes, keeping every trace event (set
+    /// `keep_events` to false where only the hash matters).
+    pub fn new(
+        seed: u64,
+        topology: Topology,
+        workload: Vec<Step>,
+        faults: FaultPlan,
+        timing: Timing,
+    ) -> WorldPlan {
+        WorldPlan {
+            seed,
+            terminals: topology.terminals,
+            switch: topology.switch,
+            banks: topology.banks,
+            workload,
+            faults,
+            timing,
+            keep_events: true,
+        }
+    }
 }
 
 /// What a run produced.
