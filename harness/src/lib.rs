@@ -32,6 +32,7 @@
 pub mod check;
 pub mod explore;
 pub mod history;
+pub mod mutants;
 pub mod node;
 pub mod report;
 pub mod scenario;

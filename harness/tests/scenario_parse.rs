@@ -281,3 +281,90 @@ proptest! {
         }
     }
 }
+
+const TOPOLOGY_AND_HOSTILE: &str = r#"name = "three-terminals"
+incident = "D"
+description = "Three terminals, one at a new merchant; a hostile host forges a sale."
+
+[[topology.merchants]]
+id = "MERCHANT0000003"
+balance = "10.00 EUR"
+
+[[topology.terminals]]
+id = "TERM0001"
+merchant = "MERCHANT0000001"
+
+[[topology.terminals]]
+id = "TERM0003"
+merchant = "MERCHANT0000003"
+
+[[operations]]
+at = "100ms"
+op = "sale"
+terminal = "TERM0003"
+card = "4111110000000001"
+amount = "5.00 EUR"
+
+[[faults.messages]]
+link = "TERM0003"
+direction = "request"
+mti = "0200"
+action = "resend"
+delay = "4s"
+
+[[faults.injections]]
+link = "TERM0003"
+at = "2s"
+kind = "forge"
+nth = 1
+"#;
+
+#[test]
+fn terminals_replace_the_built_in_ones_and_a_new_merchant_opens() {
+    let scenario = parse("test.toml", TOPOLOGY_AND_HOSTILE).unwrap();
+    let terminals: Vec<String> = scenario
+        .plan
+        .terminals
+        .iter()
+        .map(|t| t.terminal.to_string())
+        .collect();
+    assert_eq!(terminals, ["TERM0001", "TERM0003"]);
+    let switch_terminals: Vec<String> = scenario
+        .plan
+        .switch
+        .terminals
+        .iter()
+        .map(|t| t.terminal.to_string())
+        .collect();
+    assert_eq!(switch_terminals, terminals, "the switch knows the same terminals");
+    let merchant = scenario.plan.banks[0]
+        .merchants
+        .iter()
+        .find(|m| m.id.as_str() == "MERCHANT0000003")
+        .expect("the new merchant");
+    assert_eq!(merchant.balance.minor_units(), 10_00);
+    let faults = &scenario.plan.faults.links["TERM0003"];
+    assert_eq!(faults.injections.len(), 1);
+    assert!(matches!(
+        faults.rules[0].action,
+        payfault::sim::faults::MessageAction::Resend { delay_ms: 4_000 }
+    ));
+}
+
+#[test]
+fn a_terminal_of_an_unknown_merchant_and_a_misspelt_injection_are_located() {
+    let text =
+        TOPOLOGY_AND_HOSTILE.replace("merchant = \"MERCHANT0000003\"", "merchant = \"MERCHANT0000009\"");
+    let error = assert_error_at(&text, "\"MERCHANT0000009\"", "unknown merchant");
+    assert!(error.to_string().contains("MERCHANT0000001"), "{error}");
+    let text = TOPOLOGY_AND_HOSTILE.replace("kind = \"forge\"", "kind = \"froge\"");
+    let error = assert_error_at(&text, "\"froge\"", "unknown injection");
+    assert_eq!(error.suggestion.as_deref(), Some("forge"));
+    let text = TOPOLOGY_AND_HOSTILE.replace(
+        "[[topology.merchants]]\nid = \"MERCHANT0000003\"\nbalance = \"10.00 EUR\"\n",
+        "[[topology.merchants]]\nid = \"MERCHANT0000003\"\n",
+    );
+    assert_error_at(&text, "\"MERCHANT0000003\"", "needs a `balance`");
+    let text = TOPOLOGY_AND_HOSTILE.replace("action = \"resend\"\ndelay = \"4s\"", "action = \"resend\"");
+    assert_error_at(&text, "\"resend\"", "a resend needs `delay");
+}

@@ -53,24 +53,89 @@ enum Command {
         #[arg(long = "bug")]
         bugs: Vec<Bug>,
     },
-    /// Run generated seeds (random workload and swarm faults) and check each.
-    Explore {
-        /// How many seeds.
-        #[arg(long, default_value_t = 100)]
-        seeds: u64,
-        /// First seed.
-        #[arg(long, default_value_t = 0)]
-        start: u64,
-        /// Switch a planted bug on (repeatable).
-        #[arg(long = "bug")]
-        bugs: Vec<Bug>,
-    },
+    /// Run generated seeds (random topology, workload and swarm faults) and check each.
+    #[command(
+        after_help = "Each failing seed is printed with the command that replays it; the first --shrink failures are shrunk\nto a scenario file that replays the failure exactly. Exit status: 0 when no seed fails, 1 when any does,\n2 on bad input.\n\nExamples:\n  payfault explore --seeds 1000\n  payfault explore --time 60s --jobs 2\n  payfault explore --seeds 100000 --shard 2/4\n  payfault explore --seeds 500 --bug refund-bound-unchecked"
+    )]
+    Explore(ExploreArgs),
+    /// Measure how well the harness catches bugs: each planted bug against the library and exploration.
+    #[command(
+        after_help = "For each planted bug: the library scenarios that fail with it on, then exploration until its first\nfailure or the budget, shrunk to a scenario file; then the correct system on the same library and\nseeds (the false-alarm check). Exit status: 0 when every bug is caught by both and nothing fails\nwithout a bug, 1 otherwise, 2 on bad input.\n\nExamples:\n  payfault mutants\n  payfault mutants --budget 10s --json\n  payfault mutants --bug void-after-settlement"
+    )]
+    Mutants(MutantsArgs),
     /// List the planted bugs that `--bug NAME` can switch on.
     Bugs {
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ExploreArgs {
+    /// How many seeds (default 100 unless --time is given).
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// Stop starting seeds after this long ("60s", "10m"); with --seeds, whichever ends first.
+    #[arg(long, value_parser = parse_duration)]
+    time: Option<std::time::Duration>,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// Worker threads, each running one seed at a time (default: every core). Results do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard K of N of the seed range (seeds start+K-1, start+K-1+N, ...), for CI matrices.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<payfault::explore::Shard>,
+    /// Switch a planted bug on (repeatable; `payfault bugs`).
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<Bug>,
+    /// Shrink the first N failures to scenario files (0: none).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    shrink: usize,
+    /// Most candidate runs per shrink.
+    #[arg(long, default_value_t = 600)]
+    shrink_runs: usize,
+    /// Where shrunk scenarios go (default scenarios/found/, or reports/found/ when a planted bug is on:
+    /// a planted bug's failure is a measurement, not a regression to keep).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where the reports of shrunk scenarios go.
+    #[arg(long, default_value = "reports")]
+    report_dir: PathBuf,
+    /// Stop at the first failing seed.
+    #[arg(long)]
+    first_failure: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct MutantsArgs {
+    /// Exploration wall time per bug before it counts as escaped ("30s").
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    budget: std::time::Duration,
+    /// Only these bugs (repeatable; default: the whole catalogue).
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<Bug>,
+    /// The scenario library.
+    #[arg(long, default_value = "scenarios")]
+    library: Vec<PathBuf>,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Most candidate runs per shrink.
+    #[arg(long, default_value_t = 600)]
+    shrink_runs: usize,
+    /// Where the shrunk first failures go.
+    #[arg(long, default_value = "reports/mutants")]
+    out: PathBuf,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    payfault::scenario::parse::parse_duration_ms(text).map(std::time::Duration::from_millis)
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,7 +193,8 @@ fn main() -> ExitCode {
         Command::Wire(WireCommand::Decode { hex, framed }) => wire_decode(hex, framed),
         Command::Wire(WireCommand::Encode { hex, framed }) => wire_encode(hex, framed),
         Command::Bugs { json } => list_bugs(json),
-        Command::Explore { seeds, start, bugs } => explore(start, seeds, &bugs),
+        Command::Explore(args) => explore(&args),
+        Command::Mutants(args) => mutants(&args),
         Command::Replay { seed, bugs } => replay(seed, &bugs),
         Command::Determinism { seeds, start } => determinism(start, seeds),
         Command::CrashPoints => {
@@ -298,35 +364,252 @@ fn list_bugs(json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn explore(start: u64, seeds: u64, bugs: &[Bug]) -> Result<ExitCode> {
-    let bugs = payfault::node::Bugs::of(bugs.iter().copied());
-    let began = std::time::Instant::now();
-    let (mut failures, mut operations, mut simulated_ms) = (0u64, 0usize, 0u64);
-    for seed in start..start + seeds {
-        let outcome = payfault::explore::run_seed(seed, &bugs).map_err(anyhow::Error::msg)?;
-        operations += outcome.operations;
-        simulated_ms += outcome.simulated_ms;
-        if !outcome.verdict.passed() {
-            failures += 1;
+fn explore(args: &ExploreArgs) -> Result<ExitCode> {
+    use payfault::explore::{self, found, shrink, ExploreOptions, Shard};
+    let mut bugs = args.bugs.clone();
+    bugs.sort();
+    bugs.dedup();
+    let options = ExploreOptions {
+        start: args.start,
+        seeds: args.seeds.or(if args.time.is_some() { None } else { Some(100) }),
+        time_limit: args.time,
+        jobs: args.jobs.unwrap_or_else(explore::default_jobs),
+        shard: args.shard.unwrap_or(Shard::ALL),
+        bugs: payfault::node::Bugs::of(bugs.iter().copied()),
+        stop_at_first_failure: args.first_failure,
+    };
+    if options.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let shard_text = args
+        .shard
+        .map(|shard| format!(", shard {}/{}", shard.index + 1, shard.count))
+        .unwrap_or_default();
+    let bug_text: String = bugs.iter().map(|bug| format!(" --bug {}", bug.name())).collect();
+    println!(
+        "exploring from seed {}{}{shard_text} on {} workers{}",
+        options.start,
+        options
+            .seeds
+            .map(|seeds| format!(", {seeds} seeds"))
+            .unwrap_or_default(),
+        options.jobs,
+        if bugs.is_empty() {
+            String::new()
+        } else {
+            format!(", with{bug_text}")
+        },
+    );
+    let progress = Progress::new(options.seeds.map(|seeds| seeds / options.shard.count));
+    let summary = explore::explore(&options, |outcome| {
+        progress.seed(outcome.verdict.passed());
+        if let Some(invariant) = outcome.first_violation() {
             let violated: Vec<String> = outcome.verdict.violated().iter().map(|v| v.to_string()).collect();
-            println!(
-                "FAIL seed {seed} trace {} violates {}",
+            progress.println(format!(
+                "FAIL seed {} trace {} violates {}\n  replay: {}",
+                outcome.seed,
                 outcome.trace_hash,
-                violated.join(", ")
-            );
-            for violation in outcome.verdict.violations.iter().take(3) {
-                println!("  {violation}");
+                violated.join(", "),
+                found::replay_command(outcome.seed, &bugs)
+            ));
+            for violation in outcome
+                .verdict
+                .violations
+                .iter()
+                .filter(|v| v.invariant == invariant)
+                .take(2)
+            {
+                progress.println(format!("  {violation}"));
             }
         }
-    }
-    let wall = began.elapsed().as_secs_f64();
+    })
+    .map_err(anyhow::Error::msg)?;
+    progress.finish();
     println!(
-        "{seeds} seeds, {failures} failed, {operations} operations, {:.1} simulated s in {wall:.1} s wall: {:.1} seeds/s, {:.0} operations/s",
-        simulated_ms as f64 / 1000.0,
-        seeds as f64 / wall,
-        operations as f64 / wall
+        "{} seeds, {} failed, {} operations, {:.1} simulated s in {:.1} s wall: {:.1} seeds/s, {:.0} operations/s{}",
+        summary.seeds,
+        summary.failures.len(),
+        summary.operations,
+        summary.simulated_ms as f64 / 1000.0,
+        summary.wall.as_secs_f64(),
+        summary.seeds_per_second(),
+        summary.operations as f64 / summary.wall.as_secs_f64().max(1e-9),
+        if summary.timed_out { " (time limit)" } else { "" }
     );
-    Ok(if failures == 0 {
+    if let Some(first) = summary.failures.first() {
+        println!(
+            "first failure: seed {} after {} seeds",
+            first.seed,
+            (first.seed - options.start) / options.shard.count + 1
+        );
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(if bugs.is_empty() {
+            "scenarios/found"
+        } else {
+            "reports/found"
+        })
+    });
+    let budget = shrink::Budget {
+        runs_max: args.shrink_runs,
+        ..shrink::Budget::default()
+    };
+    for failure in summary.failures.iter().take(args.shrink) {
+        let Some(invariant) = failure.first_violation() else {
+            continue;
+        };
+        let began = std::time::Instant::now();
+        match found::shrink_seed(failure.seed, &bugs, invariant, budget, &out, &args.report_dir) {
+            Ok(found) => println!(
+                "shrunk seed {} ({invariant}): {} -> {} in {} runs, {:.1} s\n  scenario: {}\n  report:   {}\n  replay:   payfault run {}",
+                found.seed,
+                found.before,
+                found.after,
+                found.shrink_runs,
+                began.elapsed().as_secs_f64(),
+                found.path.display(),
+                found.report_path.display(),
+                found.path.display()
+            ),
+            Err(error) => println!("could not shrink seed {}: {error}", failure.seed),
+        }
+    }
+    Ok(if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Seeds done, seeds per second and failures: a bar on a terminal, a plain
+/// line every ten seconds otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    began: std::time::Instant,
+    state: std::cell::Cell<(u64, u64, u64)>,
+}
+
+impl Progress {
+    fn new(total: Option<u64>) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = match total {
+                Some(total) => indicatif::ProgressBar::new(total),
+                None => indicatif::ProgressBar::no_length(),
+            };
+            let template = if total.is_some() {
+                "{elapsed_precise} [{bar:30}] {pos}/{len} seeds, {per_sec}, {msg}"
+            } else {
+                "{elapsed_precise} {pos} seeds, {per_sec}, {msg}"
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(template)
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_message("0 failed");
+            bar
+        });
+        Progress {
+            bar,
+            began: std::time::Instant::now(),
+            state: std::cell::Cell::new((0, 0, 0)),
+        }
+    }
+
+    fn seed(&self, passed: bool) {
+        let (done, failed, last_line_s) = self.state.get();
+        let (done, failed) = (done + 1, failed + u64::from(!passed));
+        let elapsed_s = self.began.elapsed().as_secs();
+        let mut line_s = last_line_s;
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(format!("{failed} failed"));
+            }
+            None if elapsed_s >= last_line_s + 10 => {
+                line_s = elapsed_s;
+                eprintln!(
+                    "{done} seeds, {failed} failed, {:.1} seeds/s",
+                    done as f64 / self.began.elapsed().as_secs_f64().max(1e-9)
+                );
+            }
+            None => {}
+        }
+        self.state.set((done, failed, line_s));
+    }
+
+    fn println(&self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn mutants(args: &MutantsArgs) -> Result<ExitCode> {
+    use payfault::mutants::{self, MutantsOptions};
+    let library = mutants::load_library(&args.library).map_err(anyhow::Error::msg)?;
+    let mut bugs = if args.bugs.is_empty() {
+        Bug::ALL.to_vec()
+    } else {
+        args.bugs.clone()
+    };
+    bugs.dedup();
+    let options = MutantsOptions {
+        bugs,
+        budget: args.budget,
+        jobs: args.jobs.unwrap_or_else(payfault::explore::default_jobs).max(1),
+        library,
+        shrink_runs: args.shrink_runs,
+        out_dir: args.out.clone(),
+        report_dir: args.out.clone(),
+    };
+    if !args.json {
+        println!(
+            "{} planted bugs against {} library scenarios and up to {:.0} s of exploration each, on {} workers",
+            options.bugs.len(),
+            options.library.len(),
+            options.budget.as_secs_f64(),
+            options.jobs
+        );
+    }
+    let report = mutants::measure(&options, |result| {
+        if !args.json {
+            let explored = match &result.first_failure {
+                Some(first) => format!(
+                    "seed {} after {} seeds, {:.1} s ({})",
+                    first.seed,
+                    first.seeds_to_failure,
+                    first.wall_ms as f64 / 1000.0,
+                    first.invariant
+                ),
+                None => format!("ESCAPED {} seeds", result.seeds_run),
+            };
+            eprintln!(
+                "{:<28} library {:>2} failing, exploration {explored}",
+                result.bug.name(),
+                result.library.len()
+            );
+        }
+    })
+    .map_err(anyhow::Error::msg)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("\n{}", report.table());
+        println!(
+            "in {:.1} s; shrunk first failures in {}",
+            report.wall_ms as f64 / 1000.0,
+            args.out.display()
+        );
+    }
+    Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

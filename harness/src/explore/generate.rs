@@ -7,17 +7,17 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::node::bank::BankCommand;
+use crate::node::bank::{BankCommand, CardState, MerchantState};
 use crate::node::terminal::{Card, TerminalCommand};
-use crate::node::{all_crash_points, BankId, Bugs, OperationId};
+use crate::node::{all_crash_points, Bugs, OperationId};
 use crate::sim::driver::{ArmedCrash, ClockModel};
 use crate::sim::faults::{
     Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule, RandomMessageFaults,
     TimedInjection,
 };
-use crate::sim::topology::Topology;
+use crate::sim::topology::{merchant_account, terminal_config, Topology};
 use crate::sim::world::{FaultPlan, LinkPartition, Step, TimedCrash, Timing, WorkItem, WorldPlan};
-use crate::wire::types::{Currency, Money};
+use crate::wire::types::{Amount, Currency, MerchantId, Money, TerminalId};
 
 /// Which fault kinds a seed uses (swarm testing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,36 @@ struct Swarm {
     hostile: bool,
 }
 
+/// A quarter of the seeds use a single fault kind, so that a fault meets a
+/// workload without others masking it; the rest mix kinds at random.
 fn draw_swarm(rng: &mut ChaCha8Rng) -> Swarm {
+    if rng.random_bool(0.25) {
+        let mut swarm = Swarm {
+            random_messages: false,
+            scripted_messages: false,
+            crash_points: false,
+            timed_crashes: false,
+            partitions: false,
+            torn_writes: false,
+            clock_skew: false,
+            hostile: false,
+        };
+        let kinds: [&mut bool; 8] = [
+            &mut swarm.random_messages,
+            &mut swarm.scripted_messages,
+            &mut swarm.crash_points,
+            &mut swarm.timed_crashes,
+            &mut swarm.partitions,
+            &mut swarm.torn_writes,
+            &mut swarm.clock_skew,
+            &mut swarm.hostile,
+        ];
+        let chosen = rng.random_range(0..kinds.len());
+        for (index, kind) in kinds.into_iter().enumerate() {
+            *kind = index == chosen;
+        }
+        return swarm;
+    }
     Swarm {
         random_messages: rng.random_bool(0.5),
         scripted_messages: rng.random_bool(0.5),
@@ -57,7 +86,7 @@ const CARDS: [(&str, u32); 8] = [
     ("4111110000000008", 5),
 ];
 
-fn pick_card(rng: &mut ChaCha8Rng) -> (Card, Currency) {
+fn pick_card(rng: &mut ChaCha8Rng, topology: &Topology) -> (Card, Currency) {
     let total: u32 = CARDS.iter().map(|(_, weight)| weight).sum();
     let mut draw = rng.random_range(0..total);
     let mut chosen = CARDS[0].0;
@@ -68,8 +97,7 @@ fn pick_card(rng: &mut ChaCha8Rng) -> (Card, Currency) {
         }
         draw -= weight;
     }
-    let topology = crate::sim::topology::standard_bank();
-    let account = topology
+    let account = topology.banks[0]
         .cardholders
         .iter()
         .find(|card| card.pan.as_str() == chosen)
@@ -79,6 +107,79 @@ fn pick_card(rng: &mut ChaCha8Rng) -> (Card, Currency) {
         expiry: account.expiry,
     };
     (card, account.currency)
+}
+
+/// 1 to 4 terminals: the built-in two, a third at a new merchant and a
+/// fourth sharing the first terminal's merchant.
+fn terminals(rng: &mut ChaCha8Rng, topology: &mut Topology) {
+    let count = match rng.random_range(0..10) {
+        0..=1 => 1,
+        2..=5 => 2,
+        6..=7 => 3,
+        _ => 4,
+    };
+    let mut terminals = topology.terminals.clone();
+    let extra = [("TERM0003", "MERCHANT0000003"), ("TERM0004", "MERCHANT0000001")];
+    for (terminal, merchant) in extra {
+        terminals.push(terminal_config(
+            TerminalId::new(terminal).expect("generated terminal id"),
+            MerchantId::new(merchant).expect("generated merchant id"),
+        ));
+    }
+    terminals.truncate(count);
+    if count >= 3 {
+        let opening = rng.random_range(0..=3) * 10_000;
+        topology.banks[0].merchants.push(merchant_account(
+            MerchantId::new("MERCHANT0000003").expect("generated merchant id"),
+            Amount::new(opening).expect("fits"),
+        ));
+    }
+    topology.set_terminals(terminals);
+}
+
+/// Now and then impatient nodes: a terminal that waits 1-3 s for an answer,
+/// a switch that waits 1-2 s for the bank.
+fn timeouts(rng: &mut ChaCha8Rng, topology: &mut Topology) {
+    if rng.random_bool(0.3) {
+        let response_timeout_ms = rng.random_range(1..=3) * 1_000;
+        topology
+            .terminals
+            .iter_mut()
+            .for_each(|terminal| terminal.response_timeout_ms = response_timeout_ms);
+    }
+    if rng.random_bool(0.3) {
+        topology.switch.bank_timeout_ms = rng.random_range(1..=2) * 1_000;
+    }
+}
+
+/// Cards and merchants in varied states, balances near the amounts the
+/// workload draws.
+fn accounts(rng: &mut ChaCha8Rng, topology: &mut Topology) {
+    let bank = &mut topology.banks[0];
+    for card in &mut bank.cardholders {
+        if !rng.random_bool(0.25) {
+            continue;
+        }
+        let scale = 10u64.pow(u32::from(card.currency.exponent()));
+        let balance = match rng.random_range(0..4) {
+            0 => rng.random_range(0..=3) * 50 * scale,
+            1 => rng.random_range(95 * scale..=105 * scale),
+            2 => rng.random_range(0..=300 * scale),
+            _ => card.balance.minor_units(),
+        };
+        card.balance = Amount::new(balance).expect("fits");
+        if rng.random_bool(0.2) {
+            card.state = [CardState::Active, CardState::Frozen, CardState::Blocked][rng.random_range(0..3)];
+        }
+    }
+    for merchant in &mut bank.merchants {
+        if rng.random_bool(0.3) {
+            merchant.balance = Amount::new(rng.random_range(0..=300) * 100).expect("fits");
+        }
+        if rng.random_bool(0.1) {
+            merchant.state = MerchantState::Frozen;
+        }
+    }
 }
 
 /// Amounts around the interesting boundaries: tiny, around limits and
@@ -99,27 +200,147 @@ struct Sale {
     terminal: usize,
     minor: u64,
     currency: Currency,
+    /// Whether the bank will most likely approve it, judged from the
+    /// opening accounts: an active, unexpired card with the money, within
+    /// its limits, in the terminal's currency.
+    likely_approved: bool,
+}
+
+fn likely_approved(
+    topology: &Topology,
+    terminal: usize,
+    card: &Card,
+    minor: u64,
+    currency: Currency,
+) -> bool {
+    let Some(account) = topology.banks[0]
+        .cardholders
+        .iter()
+        .find(|account| account.pan == card.pan)
+    else {
+        return false;
+    };
+    let within = |limit: Option<Amount>| limit.is_none_or(|limit| minor <= limit.minor_units());
+    account.state == CardState::Active
+        && (account.expiry.year, account.expiry.month) >= (26, 11)
+        && minor > 0
+        && minor <= account.balance.minor_units()
+        && within(account.transaction_limit)
+        && currency == topology.terminals[terminal].currency
+}
+
+/// Start times for `count` operations inside the fault phase, in order;
+/// now and then several at the same moment (concurrent operations).
+fn start_times(rng: &mut ChaCha8Rng, count: u32, fault_phase_ms: u64) -> Vec<u64> {
+    let last_ms = fault_phase_ms.saturating_sub(1).max(50);
+    let mut times: Vec<u64> = (0..count).map(|_| rng.random_range(50..=last_ms)).collect();
+    times.sort_unstable();
+    for index in 1..times.len() {
+        if rng.random_bool(0.15) {
+            times[index] = times[index - 1];
+        }
+    }
+    times
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    Sale,
+    Refund,
+    Void,
+    Close,
+    Bank,
+    Balance,
+}
+
+/// The workload's own swarm: each seed draws how often each kind of
+/// operation comes, so some seeds are all refunds and others close batch
+/// after batch.
+struct Mix {
+    weights: [(OpKind, u32); 6],
+}
+
+impl Mix {
+    fn draw_mix(rng: &mut ChaCha8Rng) -> Mix {
+        let mut pick = |choices: &[u32]| choices[rng.random_range(0..choices.len())];
+        Mix {
+            weights: [
+                (OpKind::Sale, pick(&[6, 10, 14])),
+                (OpKind::Refund, pick(&[0, 3, 6])),
+                (OpKind::Void, pick(&[0, 2, 5])),
+                (OpKind::Close, pick(&[0, 1, 3])),
+                (OpKind::Bank, pick(&[0, 1, 2])),
+                (OpKind::Balance, pick(&[0, 1, 3])),
+            ],
+        }
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> OpKind {
+        let total: u32 = self.weights.iter().map(|(_, weight)| weight).sum();
+        let mut draw = rng.random_range(0..total);
+        for (kind, weight) in self.weights {
+            if draw < weight {
+                return kind;
+            }
+            draw -= weight;
+        }
+        OpKind::Sale
+    }
+}
+
+/// A sale to refund or void: mostly one the bank likely approved (else the
+/// terminal refuses at once), mostly a recent one (so several meet one sale).
+fn pick_sale<'s>(rng: &mut ChaCha8Rng, sales: &'s [Sale]) -> &'s Sale {
+    let approved: Vec<&Sale> = sales.iter().filter(|sale| sale.likely_approved).collect();
+    if !approved.is_empty() && rng.random_bool(0.7) {
+        let from = approved.len().saturating_sub(3);
+        return approved[rng.random_range(from..approved.len())];
+    }
+    &sales[rng.random_range(0..sales.len())]
 }
 
 fn workload(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) -> Vec<Step> {
+    let mix = Mix::draw_mix(rng);
     let count = rng.random_range(3..=24);
+    let times = start_times(rng, count, fault_phase_ms);
     let mut steps = Vec::new();
     let mut sales: Vec<Sale> = Vec::new();
-    let mut at_ms = 50;
-    for index in 0..count {
-        at_ms += rng.random_range(0..=fault_phase_ms * 2 / (count as u64 + 1));
+    // A clerk who closed the batch often voids a sale of it next: the
+    // void must be refused once the batch is settled.
+    let mut closed_on: Option<usize> = None;
+    for (index, at_ms) in (0..count).zip(times) {
         let operation = OperationId(index + 1);
         let terminal_index = rng.random_range(0..topology.terminals.len());
         let terminal = topology.terminals[terminal_index].terminal.clone();
-        let command = match rng.random_range(0..20) {
-            0..=10 => {
-                let (card, currency) = pick_card(rng);
+        let closed = closed_on.take();
+        let void_after_close = closed.and_then(|closed| {
+            let of_terminal: Vec<&Sale> = sales
+                .iter()
+                .filter(|sale| sale.terminal == closed && sale.likely_approved)
+                .collect();
+            (!of_terminal.is_empty() && rng.random_bool(0.6))
+                .then(|| of_terminal[rng.random_range(0..of_terminal.len())].operation)
+        });
+        let kind = if void_after_close.is_some() {
+            OpKind::Void
+        } else {
+            mix.draw(rng)
+        };
+        let kind = match kind {
+            OpKind::Refund | OpKind::Void if sales.is_empty() => OpKind::Sale,
+            OpKind::Bank if index == 0 => OpKind::Sale,
+            kind => kind,
+        };
+        let command = match kind {
+            OpKind::Sale => {
+                let (card, currency) = pick_card(rng, topology);
                 let minor = pick_minor(rng);
                 sales.push(Sale {
                     operation,
                     terminal: terminal_index,
                     minor,
                     currency,
+                    likely_approved: likely_approved(topology, terminal_index, &card, minor, currency),
                 });
                 TerminalCommand::Sale {
                     operation,
@@ -127,21 +348,21 @@ fn workload(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) -> V
                     amount: money(minor, currency),
                 }
             }
-            11..=14 if !sales.is_empty() => refund(rng, &sales, operation, terminal_index),
-            15..=16 if !sales.is_empty() => {
-                let sale = &sales[rng.random_range(0..sales.len())];
-                TerminalCommand::Void {
-                    operation,
-                    original: sale.operation,
-                }
+            OpKind::Refund => refund(rng, &sales, operation),
+            OpKind::Void => {
+                let original = void_after_close.unwrap_or_else(|| pick_sale(rng, &sales).operation);
+                TerminalCommand::Void { operation, original }
             }
-            17 => TerminalCommand::CloseBatch { operation },
-            18 if index > 0 => {
-                steps.push(bank_command(rng, at_ms));
+            OpKind::Close => {
+                closed_on = Some(terminal_index);
+                TerminalCommand::CloseBatch { operation }
+            }
+            OpKind::Bank => {
+                steps.push(bank_command(rng, topology, at_ms));
                 continue;
             }
-            _ => {
-                let (card, currency) = pick_card(rng);
+            OpKind::Balance => {
+                let (card, currency) = pick_card(rng, topology);
                 TerminalCommand::Balance {
                     operation,
                     card,
@@ -169,8 +390,8 @@ fn money(minor: u64, currency: Currency) -> Money {
     Money::new(minor, currency).expect("generated amounts fit twelve digits")
 }
 
-fn refund(rng: &mut ChaCha8Rng, sales: &[Sale], operation: OperationId, _terminal: usize) -> TerminalCommand {
-    let sale = &sales[rng.random_range(0..sales.len())];
+fn refund(rng: &mut ChaCha8Rng, sales: &[Sale], operation: OperationId) -> TerminalCommand {
+    let sale = pick_sale(rng, sales);
     let minor = match rng.random_range(0..4) {
         0 => sale.minor,
         1 => sale.minor + 1,
@@ -183,10 +404,15 @@ fn refund(rng: &mut ChaCha8Rng, sales: &[Sale], operation: OperationId, _termina
     }
 }
 
-fn bank_command(rng: &mut ChaCha8Rng, at_ms: u64) -> Step {
-    let merchant = crate::wire::types::MerchantId::new("MERCHANT0000001").expect("built-in merchant");
-    use crate::node::bank::MerchantState;
-    let command = match rng.random_range(0..4) {
+fn bank_command(rng: &mut ChaCha8Rng, topology: &Topology, at_ms: u64) -> Step {
+    let bank = &topology.banks[0];
+    let merchant = bank.merchants[rng.random_range(0..bank.merchants.len())]
+        .id
+        .clone();
+    let pan = bank.cardholders[rng.random_range(0..bank.cardholders.len())]
+        .pan
+        .clone();
+    let command = match rng.random_range(0..6) {
         0 => BankCommand::SetMerchantState {
             merchant,
             state: MerchantState::Frozen,
@@ -196,12 +422,20 @@ fn bank_command(rng: &mut ChaCha8Rng, at_ms: u64) -> Step {
             state: MerchantState::Active,
         },
         2 => BankCommand::BeginMaintenance,
-        _ => BankCommand::EndMaintenance,
+        3 => BankCommand::EndMaintenance,
+        4 => BankCommand::SetCardState {
+            pan,
+            state: CardState::Frozen,
+        },
+        _ => BankCommand::SetCardState {
+            pan,
+            state: CardState::Active,
+        },
     };
     Step {
         at_ms,
         item: WorkItem::Bank {
-            bank: BankId("bank-a".into()),
+            bank: bank.id.clone(),
             command,
         },
     }
@@ -240,32 +474,51 @@ fn random_message_faults(rng: &mut ChaCha8Rng) -> RandomMessageFaults {
     }
 }
 
-fn scripted_rule(rng: &mut ChaCha8Rng) -> MessageRule {
-    let mtis = [200, 210, 420, 430, 500, 510, 320, 330];
-    let action = match rng.random_range(0..4) {
-        0 => MessageAction::Drop,
-        1 => MessageAction::Duplicate {
+/// One scripted message fault: most pick the n-th message of a type; some
+/// ("every") hit every message of a type for a while, mostly answers lost on
+/// the way back (a link that loses every 0510 for twenty seconds).
+fn scripted_rule(rng: &mut ChaCha8Rng, fault_phase_ms: u64) -> MessageRule {
+    let every = rng.random_bool(0.3);
+    let direction = if rng.random_bool(if every { 0.3 } else { 0.5 }) {
+        Direction::Request
+    } else {
+        Direction::Response
+    };
+    let mtis = match direction {
+        Direction::Request => [200, 420, 500, 320],
+        Direction::Response => [210, 430, 510, 330],
+    };
+    let mti = mtis[rng.random_range(0..mtis.len())];
+    let action_draw = if every {
+        rng.random_range(0..10)
+    } else {
+        rng.random_range(0..4) * 3
+    };
+    let action = match action_draw {
+        0..=5 => MessageAction::Drop,
+        6..=7 => MessageAction::Duplicate {
             copies: rng.random_range(1..=3),
         },
-        2 => MessageAction::Delay {
+        8 => MessageAction::Delay {
             delay_ms: rng.random_range(100..=6_000),
         },
         _ => MessageAction::Corrupt { offset: None },
     };
+    let from_ms = rng.random_range(0..fault_phase_ms / 2);
+    let until_ms = match rng.random_bool(0.5) {
+        true => None,
+        false => Some(from_ms + rng.random_range(5_000..=30_000)),
+    };
     MessageRule {
         matching: MessageMatch {
-            direction: Some(if rng.random_bool(0.5) {
-                Direction::Request
-            } else {
-                Direction::Response
-            }),
-            mti: Some(mtis[rng.random_range(0..mtis.len())]),
-            nth: Some(rng.random_range(1..=3)),
+            direction: Some(direction),
+            mti: Some(mti),
+            nth: (!every).then(|| rng.random_range(1..=3)),
             ..MessageMatch::default()
         },
         action,
-        from_ms: None,
-        until_ms: None,
+        from_ms: every.then_some(from_ms),
+        until_ms: until_ms.filter(|_| every),
     }
 }
 
@@ -294,15 +547,22 @@ fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) ->
     for link in links(topology) {
         let mut link_faults = LinkFaults::default();
         if swarm.random_messages && rng.random_bool(0.7) {
-            link_faults.random = random_message_faults(rng);
+            let random = random_message_faults(rng);
+            if random.is_active() {
+                link_faults.random = random;
+            }
         }
         if swarm.scripted_messages {
-            link_faults.rules = (0..rng.random_range(0..=3)).map(|_| scripted_rule(rng)).collect();
+            link_faults.rules = (0..rng.random_range(0..=3))
+                .map(|_| scripted_rule(rng, fault_phase_ms))
+                .collect();
         }
         if swarm.hostile && rng.random_bool(0.5) {
             link_faults.injections = hostile_injections(rng, fault_phase_ms);
         }
-        faults.links.insert(link, link_faults);
+        if link_faults != LinkFaults::default() {
+            faults.links.insert(link, link_faults);
+        }
     }
     let hosts = hosts(topology);
     if swarm.crash_points {
@@ -368,14 +628,20 @@ fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) ->
 pub fn generate(seed: u64, bugs: &Bugs) -> WorldPlan {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut topology = Topology::standard();
+    terminals(&mut rng, &mut topology);
+    accounts(&mut rng, &mut topology);
+    timeouts(&mut rng, &mut topology);
     topology.set_bugs(bugs);
     let fault_phase_ms = rng.random_range(5_000..=20_000);
     let workload = workload(&mut rng, &topology, fault_phase_ms);
     let faults = fault_plan(&mut rng, &topology, fault_phase_ms);
+    // Some days nobody closes the batches: no end-of-day reconciliation
+    // repairs what the day broke.
+    let close_batches_at_end = rng.random_bool(0.8);
     let timing = Timing {
         fault_phase_ms,
         quiet_ms: 15_000,
-        limit_ms: 600_000,
+        close_batches_at_end,
         ..Timing::default()
     };
     let mut plan = WorldPlan::new(seed, topology, workload, faults, timing);

@@ -1,11 +1,25 @@
 //! Exploration: runs generated from seeds, to find the bugs nobody wrote a
 //! scenario for.
 //!
-//! - [`generate`]: a seed to a whole run (workload and swarm fault plan).
+//! - [`generate`]: a seed to a whole run (topology, workload, swarm fault
+//!   plan);
+//! - this module: many seeds in parallel ([`explore`]), each alone on one
+//!   worker, with results reported in seed order so that they do not depend
+//!   on the number of workers; `--shard K/N` splits a seed range across
+//!   machines;
+//! - [`shrink`]: a failing run reduced to a small one failing the same way;
+//! - [`found`]: the shrunk run written out as a scenario file that replays
+//!   the failure exactly.
 
+pub mod found;
 pub mod generate;
+pub mod shrink;
 
-use crate::check::{check, Verdict};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::check::{check, Invariant, Verdict};
 use crate::node::Bugs;
 use crate::sim::trace::TraceHash;
 use crate::sim::world::run;
@@ -27,10 +41,17 @@ pub struct SeedOutcome {
     pub events: usize,
 }
 
+impl SeedOutcome {
+    /// The first invariant the seed violates, if any.
+    pub fn first_violation(&self) -> Option<Invariant> {
+        self.verdict.violated().first().copied()
+    }
+}
+
 /// Generate and run one seed, and check it.
 pub fn run_seed(seed: u64, bugs: &Bugs) -> Result<SeedOutcome, String> {
     let plan = generate::generate(seed, bugs);
-    let result = run(&plan)?;
+    let result = run(&plan).map_err(|error| format!("seed {seed}: {error}"))?;
     Ok(SeedOutcome {
         seed,
         verdict: check(&result.history),
@@ -39,4 +60,184 @@ pub fn run_seed(seed: u64, bugs: &Bugs) -> Result<SeedOutcome, String> {
         operations: result.history.operations.len(),
         events: result.trace.len(),
     })
+}
+
+/// One machine's share of a seed range: the seeds `start + index + n *
+/// count` for n = 0, 1, ...
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based index of this shard.
+    pub index: u64,
+    /// How many shards share the range.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole range.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `K/N`, 1-based: `1/4` is the first of four shards.
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let error = || format!("`{text}` is not a shard: write K/N with 1 <= K <= N, e.g. 2/4");
+        let (k, n) = text.split_once('/').ok_or_else(error)?;
+        let (k, n): (u64, u64) = (
+            k.trim().parse().map_err(|_| error())?,
+            n.trim().parse().map_err(|_| error())?,
+        );
+        if n == 0 || k == 0 || k > n {
+            return Err(error());
+        }
+        Ok(Shard {
+            index: k - 1,
+            count: n,
+        })
+    }
+}
+
+/// Which seeds to run, how, and when to stop.
+#[derive(Debug, Clone)]
+pub struct ExploreOptions {
+    /// The first seed of the range.
+    pub start: u64,
+    /// How many seeds of the range (before sharding); `None`: until the
+    /// time limit.
+    pub seeds: Option<u64>,
+    /// Stop starting new seeds after this much wall time.
+    pub time_limit: Option<Duration>,
+    /// Worker threads (each runs one seed at a time, alone).
+    pub jobs: usize,
+    /// This machine's share of the range.
+    pub shard: Shard,
+    /// Planted bugs switched on.
+    pub bugs: Bugs,
+    /// Stop after the first failing seed (the lowest one).
+    pub stop_at_first_failure: bool,
+}
+
+impl ExploreOptions {
+    /// `seeds` seeds from `start` on every core, no bug, no limit.
+    pub fn seeds(start: u64, seeds: u64) -> ExploreOptions {
+        ExploreOptions {
+            start,
+            seeds: Some(seeds),
+            time_limit: None,
+            jobs: default_jobs(),
+            shard: Shard::ALL,
+            bugs: Bugs::none(),
+            stop_at_first_failure: false,
+        }
+    }
+}
+
+/// One worker per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// What a whole exploration did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Seeds run.
+    pub seeds: u64,
+    /// The failing seeds, in seed order.
+    pub failures: Vec<SeedOutcome>,
+    /// Operations run.
+    pub operations: u64,
+    /// Simulated milliseconds.
+    pub simulated_ms: u64,
+    /// Wall time.
+    pub wall: Duration,
+    /// Whether it stopped at the time limit before the range ended.
+    pub timed_out: bool,
+}
+
+impl Summary {
+    /// Seeds per second of wall time.
+    pub fn seeds_per_second(&self) -> f64 {
+        self.seeds as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Run the seeds of `options` in parallel, calling `report` for each
+/// outcome in seed order (after each batch), and sum them up.
+pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -> Result<Summary, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.max(1))
+        .build()
+        .map_err(|error| format!("cannot start {} workers: {error}", options.jobs))?;
+    let began = Instant::now();
+    let batch = (options.jobs.max(1) * 8) as u64;
+    let total = options.seeds.map(|seeds| shard_len(seeds, options.shard));
+    let mut summary = Summary::default();
+    let mut done = 0u64;
+    loop {
+        let remaining = total.map_or(batch, |total| total.saturating_sub(done).min(batch));
+        if remaining == 0 {
+            break;
+        }
+        if options.time_limit.is_some_and(|limit| began.elapsed() >= limit) {
+            summary.timed_out = total.is_some_and(|total| done < total) || total.is_none();
+            break;
+        }
+        let seeds: Vec<u64> = (done..done + remaining)
+            .map(|n| options.start + options.shard.index + n * options.shard.count)
+            .collect();
+        let outcomes: Vec<Result<SeedOutcome, String>> = pool.install(|| {
+            seeds
+                .par_iter()
+                .map(|seed| run_seed(*seed, &options.bugs))
+                .collect()
+        });
+        done += remaining;
+        let mut failed = false;
+        for outcome in outcomes {
+            let outcome = outcome?;
+            summary.seeds += 1;
+            summary.operations += outcome.operations as u64;
+            summary.simulated_ms += outcome.simulated_ms;
+            report(&outcome);
+            if !outcome.verdict.passed() {
+                failed = true;
+                summary.failures.push(outcome);
+            }
+        }
+        if failed && options.stop_at_first_failure {
+            break;
+        }
+    }
+    summary.wall = began.elapsed();
+    Ok(summary)
+}
+
+/// How many of `seeds` seeds fall to `shard`.
+fn shard_len(seeds: u64, shard: Shard) -> u64 {
+    seeds / shard.count + u64::from(seeds % shard.count > shard.index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_one_based_and_checked() {
+        assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 0, count: 4 }));
+        assert_eq!("4/4".parse::<Shard>(), Ok(Shard { index: 3, count: 4 }));
+        for bad in ["0/4", "5/4", "1/0", "x", "1/", "/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_shards_of_a_range_cover_it_once() {
+        for seeds in [0u64, 1, 7, 10, 11] {
+            let lengths: u64 = (0..3)
+                .map(|index| shard_len(seeds, Shard { index, count: 3 }))
+                .sum();
+            assert_eq!(lengths, seeds);
+        }
+    }
 }

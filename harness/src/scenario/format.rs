@@ -48,9 +48,13 @@ pub struct TopologyChanges {
     /// `[[topology.cards]]`: change a built-in card or add one.
     #[serde(default)]
     pub cards: Vec<CardFile>,
-    /// `[[topology.merchants]]`: change a built-in merchant.
+    /// `[[topology.merchants]]`: change a built-in merchant or add one.
     #[serde(default)]
     pub merchants: Vec<MerchantFile>,
+    /// `[[topology.terminals]]`: when given, the terminals of the run in
+    /// place of the built-in two.
+    #[serde(default)]
+    pub terminals: Vec<TerminalFile>,
     /// `[[topology.maintenance]]`: bank maintenance windows.
     #[serde(default)]
     pub maintenance: Vec<MaintenanceFile>,
@@ -91,7 +95,7 @@ pub struct CardFile {
 pub struct MerchantFile {
     /// The merchant id (15 characters).
     pub id: Text,
-    /// Opening balance with currency.
+    /// Opening balance with currency (required for a new merchant).
     #[serde(default)]
     pub balance: Option<Text>,
     /// active, frozen, blacklisted.
@@ -106,6 +110,16 @@ pub struct MerchantFile {
     /// Largest sum of refunds per day.
     #[serde(default)]
     pub daily_refund_limit: Option<Text>,
+}
+
+/// One terminal.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalFile {
+    /// The terminal id (DE41, 8 characters).
+    pub id: Text,
+    /// Its merchant (DE42), a merchant of the acquiring bank.
+    pub merchant: Text,
 }
 
 /// One maintenance window.
@@ -216,6 +230,26 @@ pub struct FaultsFile {
     /// Random message faults per link.
     #[serde(default)]
     pub random: Vec<RandomFile>,
+    /// A hostile host on a link replaying, tampering with or forging
+    /// requests.
+    #[serde(default)]
+    pub injections: Vec<InjectionFile>,
+}
+
+/// One `[[faults.injections]]`: a message a hostile host sends toward the
+/// server side of a link.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectionFile {
+    /// A terminal id or a bank id.
+    pub link: Text,
+    /// When.
+    pub at: Text,
+    /// replay, tamper_amount, forge.
+    pub kind: Text,
+    /// Which request seen on the link it starts from (default 1).
+    #[serde(default)]
+    pub nth: Option<Spanned<u32>>,
 }
 
 /// One `[[faults.messages]]` rule.

@@ -10,7 +10,7 @@ use serde_spanned::Spanned;
 
 use super::format::{
     CardFile, CrashFile, ExpectFile, FaultsFile, MerchantFile, MessageFaultFile, OperationFile, ScenarioFile,
-    Text, TimingFile, TopologyChanges,
+    TerminalFile, Text, TimingFile, TopologyChanges,
 };
 use super::parse::{
     parse_duration_ms, parse_money, parse_rate_ppm, parse_signed_duration_ms, ScenarioError, ScenarioErrors,
@@ -18,17 +18,26 @@ use super::parse::{
 };
 use crate::history::Account;
 use crate::node::bank::{BankCommand, CardState, CardholderAccount, MerchantState};
+use crate::node::terminal::TerminalConfig;
 use crate::node::terminal::{Card, TerminalCommand};
 use crate::node::{all_crash_points, BankId, Bug, Bugs, Millis, OperationId};
 use crate::sim::driver::{ArmedCrash, ClockModel};
-use crate::sim::faults::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
-use crate::sim::topology::Topology;
+use crate::sim::faults::{
+    Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule, TimedInjection,
+};
+use crate::sim::topology::{merchant_account, terminal_config, Topology};
 use crate::sim::world::{
     FaultPlan, LinkPartition, Step, TimedCrash, Timing, WorkItem, WorldPlan, SWITCH_HOST,
 };
 use crate::wire::types::{
     Amount, Currency, Expiry, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId,
 };
+
+/// The actions of `[[faults.messages]]`.
+pub const FAULT_ACTIONS: [&str; 5] = ["drop", "duplicate", "delay", "resend", "corrupt"];
+
+/// The kinds of `[[faults.injections]]`.
+pub const INJECTIONS: [&str; 3] = ["replay", "tamper_amount", "forge"];
 
 /// The default seed of a scenario that names none.
 pub const DEFAULT_SEED: u64 = 1;
@@ -419,6 +428,7 @@ impl Lowerer<'_> {
         for merchant in &changes.merchants {
             self.merchant(merchant);
         }
+        self.terminals(&changes.terminals);
         for window in &changes.maintenance {
             let bank = self.bank(window.bank.as_ref());
             let from = self.duration(&window.from);
@@ -587,10 +597,42 @@ impl Lowerer<'_> {
     }
 
     fn merchant(&mut self, file: &MerchantFile) {
+        let balance = file.balance.as_ref().and_then(|value| self.money(value));
+        let known = self.merchant_names().contains(file.id.get_ref());
+        if !known {
+            let id = match MerchantId::new(file.id.get_ref()) {
+                Ok(id) => id,
+                Err(error) => {
+                    let names = self.merchant_names();
+                    let error = self
+                        .source
+                        .error(
+                            file.id.span(),
+                            format!("unknown merchant `{}`: {error}", file.id.get_ref()),
+                        )
+                        .suggest(file.id.get_ref(), names.iter().map(String::as_str))
+                        .with_help("a new merchant id is 15 characters, e.g. \"MERCHANT0000003\"");
+                    self.errors.push(error);
+                    return;
+                }
+            };
+            let Some(opening) = balance else {
+                if file.balance.is_none() {
+                    self.error(
+                        file.id.span(),
+                        format!("merchant {id} is not built in, so it needs a `balance`"),
+                    )
+                    .help = Some("e.g. balance = \"0.00 EUR\"".into());
+                }
+                return;
+            };
+            self.topology.banks[0]
+                .merchants
+                .push(merchant_account(id, opening.amount));
+        }
         let Some(id) = self.merchant_id(&file.id) else {
             return;
         };
-        let balance = file.balance.as_ref().and_then(|value| self.money(value));
         let state = file.state.as_ref().and_then(|value| self.merchant_state(value));
         let cap = file.refund_cap.as_ref().and_then(|value| self.amount(value));
         let window = file.refund_window.as_ref().and_then(|value| self.duration(value));
@@ -616,6 +658,34 @@ impl Lowerer<'_> {
         }
         if daily.is_some() {
             merchant.daily_refund_limit = daily;
+        }
+    }
+
+    fn terminals(&mut self, files: &[TerminalFile]) {
+        if files.is_empty() {
+            return;
+        }
+        let mut terminals: Vec<TerminalConfig> = Vec::new();
+        for file in files {
+            let id = match TerminalId::new(file.id.get_ref()) {
+                Ok(id) => id,
+                Err(error) => {
+                    self.error(file.id.span(), error.to_string()).help =
+                        Some("a terminal id is 8 characters, e.g. \"TERM0003\"".into());
+                    continue;
+                }
+            };
+            if terminals.iter().any(|terminal| terminal.terminal == id) {
+                self.error(file.id.span(), format!("the terminal {id} is listed twice"));
+                continue;
+            }
+            let Some(merchant) = self.merchant_id(&file.merchant) else {
+                continue;
+            };
+            terminals.push(terminal_config(id, merchant));
+        }
+        if !terminals.is_empty() {
+            self.topology.set_terminals(terminals);
         }
     }
 
@@ -1048,6 +1118,39 @@ impl Lowerer<'_> {
             let drift_ppm = clock.drift_ppm.as_ref().map_or(0, |d| *d.get_ref());
             plan.clocks.insert(host, ClockModel { offset_ms, drift_ppm });
         }
+        for injection in &file.injections {
+            let link = self.link(&injection.link);
+            let at_ms = self.duration(&injection.at);
+            let nth = match &injection.nth {
+                Some(value) if *value.get_ref() == 0 => {
+                    self.error(value.span(), "`nth` counts from 1");
+                    None
+                }
+                Some(value) => Some(*value.get_ref()),
+                None => Some(1),
+            };
+            let nth_value = nth.unwrap_or(1);
+            let kind = match injection.kind.get_ref().as_str() {
+                "replay" => Some(Injection::Replay { nth: nth_value }),
+                "tamper_amount" => Some(Injection::TamperAmount { nth: nth_value }),
+                "forge" => Some(Injection::Forge { nth: nth_value }),
+                _ => {
+                    self.unknown("injection", &injection.kind, INJECTIONS);
+                    None
+                }
+            };
+            if let (Some(link), Some(at_ms), Some(_), Some(injection)) = (link, at_ms, nth, kind) {
+                plan.links
+                    .entry(link)
+                    .or_default()
+                    .injections
+                    .push(TimedInjection { at_ms, injection });
+            }
+        }
+        // The hostile host sends in time order, whatever the file's order.
+        for faults in plan.links.values_mut() {
+            faults.injections.sort_by_key(|timed| timed.at_ms);
+        }
         plan
     }
 
@@ -1105,21 +1208,31 @@ impl Lowerer<'_> {
                     delay_ms: self.duration(value)?,
                 }
             }
+            "resend" => {
+                let Some(value) = &file.delay else {
+                    self.error(file.action.span(), "a resend needs `delay = \"...\"`")
+                        .help = Some("the extra copy arrives this much later, e.g. delay = \"4s\"".into());
+                    return None;
+                };
+                MessageAction::Resend {
+                    delay_ms: self.duration(value)?,
+                }
+            }
             "corrupt" => MessageAction::Corrupt {
                 offset: file.offset.as_ref().map(|o| *o.get_ref() as usize),
             },
             _ => {
-                self.unknown(
-                    "fault action",
-                    &file.action,
-                    ["drop", "duplicate", "delay", "corrupt"],
-                );
+                self.unknown("fault action", &file.action, FAULT_ACTIONS);
                 return None;
             }
         };
         let checks: [FieldCheck; 3] = [
             ("copies", file.copies.as_ref().map(Spanned::span), &["duplicate"]),
-            ("delay", file.delay.as_ref().map(Spanned::span), &["delay"]),
+            (
+                "delay",
+                file.delay.as_ref().map(Spanned::span),
+                &["delay", "resend"],
+            ),
             ("offset", file.offset.as_ref().map(Spanned::span), &["corrupt"]),
         ];
         for (field, span, actions) in checks {

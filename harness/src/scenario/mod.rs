@@ -45,6 +45,7 @@
 pub mod format;
 pub mod lower;
 pub mod parse;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -56,15 +56,10 @@ fn card(
 }
 
 fn merchant(id: &str, balance_minor: u64) -> MerchantAccount {
-    MerchantAccount {
-        id: MerchantId::new(id).expect("built-in merchant id"),
-        currency: Currency::EUR,
-        balance: amount(balance_minor),
-        state: MerchantState::Active,
-        refund_cap: None,
-        refund_window_ms: None,
-        daily_refund_limit: None,
-    }
+    merchant_account(
+        MerchantId::new(id).expect("built-in merchant id"),
+        amount(balance_minor),
+    )
 }
 
 /// The built-in bank `bank-a`: issues BIN 411111 and acquires every merchant.
@@ -145,37 +140,64 @@ pub fn standard_bank() -> BankConfig {
     }
 }
 
+/// The acquiring institution (DE32) of the built-in switch and terminals.
+pub fn acquirer() -> InstitutionId {
+    InstitutionId::new("12345").expect("built-in institution")
+}
+
+/// A terminal of `merchant` as the built-in topology configures one: the
+/// built-in acquirer, a MAC key derived from its id, a 5 s response timeout.
+pub fn terminal_config(terminal: TerminalId, merchant: MerchantId) -> TerminalConfig {
+    let key = key_for(terminal.as_str());
+    let mut config = TerminalConfig::new(terminal, merchant, acquirer(), key);
+    config.response_timeout_ms = 5_000;
+    config
+}
+
+fn terminal_links(terminals: &[TerminalConfig]) -> Vec<TerminalLink> {
+    terminals
+        .iter()
+        .map(|config| TerminalLink {
+            terminal: config.terminal.clone(),
+            merchant: config.merchant.clone(),
+            key: config.key,
+        })
+        .collect()
+}
+
+/// A merchant account in EUR as the built-in bank opens one: active, no
+/// refund cap, window or daily limit.
+pub fn merchant_account(id: MerchantId, balance: Amount) -> MerchantAccount {
+    MerchantAccount {
+        id,
+        currency: Currency::EUR,
+        balance,
+        state: MerchantState::Active,
+        refund_cap: None,
+        refund_window_ms: None,
+        daily_refund_limit: None,
+    }
+}
+
 impl Topology {
     /// One bank (`bank-a`), the switch, terminals `TERM0001` (merchant
     /// `MERCHANT0000001`) and `TERM0002` (`MERCHANT0000002`).
     pub fn standard() -> Topology {
         let bank = standard_bank();
-        let acquirer = InstitutionId::new("12345").expect("built-in institution");
         let pairs = [("TERM0001", "MERCHANT0000001"), ("TERM0002", "MERCHANT0000002")];
         let terminals: Vec<TerminalConfig> = pairs
             .iter()
             .map(|(terminal, merchant)| {
-                let mut config = TerminalConfig::new(
+                terminal_config(
                     TerminalId::new(terminal).expect("built-in terminal id"),
                     MerchantId::new(merchant).expect("built-in merchant id"),
-                    acquirer.clone(),
-                    key_for(terminal),
-                );
-                config.response_timeout_ms = 5_000;
-                config
+                )
             })
             .collect();
         let switch = SwitchConfig {
             calendar: Calendar::default(),
-            institution: acquirer,
-            terminals: terminals
-                .iter()
-                .map(|config| TerminalLink {
-                    terminal: config.terminal.clone(),
-                    merchant: config.merchant.clone(),
-                    key: config.key,
-                })
-                .collect(),
+            institution: acquirer(),
+            terminals: terminal_links(&terminals),
             banks: vec![BankLink {
                 bank: bank.id.clone(),
                 key: bank.link_key,
@@ -194,6 +216,13 @@ impl Topology {
             switch,
             banks: vec![bank],
         }
+    }
+
+    /// Put `terminals` in place of the topology's terminals, and tell the
+    /// switch about them.
+    pub fn set_terminals(&mut self, terminals: Vec<TerminalConfig>) {
+        self.switch.terminals = terminal_links(&terminals);
+        self.terminals = terminals;
     }
 
     /// Switch the same planted bugs on in every node.

@@ -1,0 +1,142 @@
+//! A failing seed, shrunk and written out as a scenario file that replays
+//! the failure exactly, with its report.
+//!
+//! The file is checked before it is kept: it is parsed and run as any
+//! scenario would be, and it must violate the same invariant with the same
+//! trace hash as the shrunk run.
+
+use std::path::{Path, PathBuf};
+
+use super::generate::generate;
+use super::shrink::{shrink, Budget, Size};
+use crate::check::Invariant;
+use crate::node::{Bug, Bugs};
+use crate::scenario::write::{write, Header};
+use crate::scenario::{self, RunOptions};
+use crate::sim::trace::TraceHash;
+use crate::sim::world::run;
+
+/// A failure written to a scenario file.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The seed it came from.
+    pub seed: u64,
+    /// The planted bugs switched on.
+    pub bugs: Vec<Bug>,
+    /// The invariant the shrunk run violates (the seed's first).
+    pub invariant: Invariant,
+    /// The seed's run.
+    pub before: Size,
+    /// The shrunk run.
+    pub after: Size,
+    /// Candidate runs the shrink made.
+    pub shrink_runs: usize,
+    /// The scenario file.
+    pub path: PathBuf,
+    /// The report of running the file.
+    pub report_path: PathBuf,
+    /// The trace hash of the file's run (equal to the shrunk run's).
+    pub trace_hash: TraceHash,
+}
+
+/// The incident class a failure most likely replays, from the invariant it
+/// violates (a first guess; QA edits the file).
+pub fn incident_of(invariant: Invariant) -> char {
+    match invariant {
+        Invariant::RefundBound => 'A',
+        Invariant::CardRules | Invariant::DeclinesMoveNothing => 'D',
+        Invariant::VoidRule => 'E',
+        _ => 'C',
+    }
+}
+
+/// The file name (without `.toml`) of seed `seed`'s failure.
+pub fn name_of(seed: u64, invariant: Invariant, bugs: &[Bug]) -> String {
+    let mut name = format!("seed-{seed}-{}", invariant.name());
+    for bug in bugs {
+        name.push_str("-with-");
+        name.push_str(bug.name());
+    }
+    name
+}
+
+/// Shrink seed `seed`'s failure of `invariant` (with `bugs` on), write it to
+/// `out_dir/<name>.toml` and its report to `report_dir/<name>.md`, and check
+/// that the file replays the failure.
+pub fn shrink_seed(
+    seed: u64,
+    bugs: &[Bug],
+    invariant: Invariant,
+    budget: Budget,
+    out_dir: &Path,
+    report_dir: &Path,
+) -> Result<Found, String> {
+    let plan = generate(seed, &Bugs::of(bugs.iter().copied()));
+    let shrunk = shrink(&plan, invariant, budget);
+    let name = name_of(seed, invariant, bugs);
+    let mut description = format!(
+        "Found by payfault explore: seed {seed}{} violates {invariant}. Shrunk from {} to {} in {} runs.",
+        if bugs.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " with the planted bug {}",
+                bugs.iter().map(|bug| bug.name()).collect::<Vec<_>>().join(", ")
+            )
+        },
+        shrunk.before,
+        shrunk.after,
+        shrunk.runs,
+    );
+    description.push_str(&format!(
+        " Replay the seed itself with: {}.",
+        replay_command(seed, bugs)
+    ));
+    let header = Header {
+        name: name.clone(),
+        incident: incident_of(invariant),
+        description,
+        bugs: bugs.to_vec(),
+    };
+    let text = write(&shrunk.plan, &header)?;
+    let expected = run(&shrunk.plan)?;
+    std::fs::create_dir_all(out_dir).map_err(|error| format!("creating {}: {error}", out_dir.display()))?;
+    let path = out_dir.join(format!("{name}.toml"));
+    std::fs::write(&path, &text).map_err(|error| format!("writing {}: {error}", path.display()))?;
+    let loaded = scenario::load(&path).map_err(|error| error.to_string())?;
+    let report = scenario::run(&loaded, &RunOptions::default())?;
+    let violated: Vec<Invariant> = report.violations.iter().map(|v| v.invariant).collect();
+    if report.trace_hash != expected.trace_hash.to_string() || !violated.contains(&invariant) {
+        return Err(format!(
+            "{} does not replay the shrunk run (trace {} instead of {}, violated {violated:?})",
+            path.display(),
+            report.trace_hash,
+            expected.trace_hash,
+        ));
+    }
+    std::fs::create_dir_all(report_dir)
+        .map_err(|error| format!("creating {}: {error}", report_dir.display()))?;
+    let report_path = report_dir.join(format!("{name}.md"));
+    std::fs::write(&report_path, report.markdown(true))
+        .map_err(|error| format!("writing {}: {error}", report_path.display()))?;
+    Ok(Found {
+        seed,
+        bugs: bugs.to_vec(),
+        invariant,
+        before: shrunk.before,
+        after: shrunk.after,
+        shrink_runs: shrunk.runs,
+        path,
+        report_path,
+        trace_hash: expected.trace_hash,
+    })
+}
+
+/// The command that replays seed `seed` with `bugs` on.
+pub fn replay_command(seed: u64, bugs: &[Bug]) -> String {
+    let mut command = format!("payfault replay {seed}");
+    for bug in bugs {
+        command.push_str(&format!(" --bug {}", bug.name()));
+    }
+    command
+}
