@@ -1095,14 +1095,20 @@ impl Lowerer<'_> {
             "duplicate" => MessageAction::Duplicate {
                 copies: file.copies.as_ref().map_or(1, |c| *c.get_ref()),
             },
-            "delay" => {
+            "delay" | "resend" => {
                 let Some(value) = &file.delay else {
-                    self.error(file.action.span(), "a delay needs `delay = \"...\"`")
-                        .help = Some("e.g. delay = \"6s\"".into());
+                    self.error(
+                        file.action.span(),
+                        format!("`{action_name}` needs `delay = \"...\"`"),
+                    )
+                    .help = Some("e.g. delay = \"6s\"".into());
                     return None;
                 };
-                MessageAction::Delay {
-                    delay_ms: self.duration(value)?,
+                let delay_ms = self.duration(value)?;
+                if action_name == "delay" {
+                    MessageAction::Delay { delay_ms }
+                } else {
+                    MessageAction::Resend { delay_ms }
                 }
             }
             "corrupt" => MessageAction::Corrupt {
@@ -1112,14 +1118,18 @@ impl Lowerer<'_> {
                 self.unknown(
                     "fault action",
                     &file.action,
-                    ["drop", "duplicate", "delay", "corrupt"],
+                    ["drop", "duplicate", "delay", "resend", "corrupt"],
                 );
                 return None;
             }
         };
         let checks: [FieldCheck; 3] = [
             ("copies", file.copies.as_ref().map(Spanned::span), &["duplicate"]),
-            ("delay", file.delay.as_ref().map(Spanned::span), &["delay"]),
+            (
+                "delay",
+                file.delay.as_ref().map(Spanned::span),
+                &["delay", "resend"],
+            ),
             ("offset", file.offset.as_ref().map(Spanned::span), &["corrupt"]),
         ];
         for (field, span, actions) in checks {
