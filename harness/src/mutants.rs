@@ -180,7 +180,13 @@ impl MutantsReport {
                     format!("{:.1}s", first.wall_ms as f64 / 1000.0),
                     first.invariant.name().to_string(),
                     match &first.shrunk {
-                        Ok(file) => format!("{} ops, {} faults", file.after.operations, file.after.faults),
+                        Ok(file) => format!(
+                            "{} op{}, {} fault{}",
+                            file.after.operations,
+                            if file.after.operations == 1 { "" } else { "s" },
+                            file.after.faults,
+                            if file.after.faults == 1 { "" } else { "s" }
+                        ),
                         Err(_) => "not shrunk".to_string(),
                     },
                 ),

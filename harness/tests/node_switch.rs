@@ -588,6 +588,43 @@ fn a_close_in_balance_answers_00_then_settles_with_the_acquirer_until_0510() {
     );
 }
 
+/// A terminal that never got its 0510 still takes its batch for open and may
+/// void one of its sales. While the switch's settlement of that batch is
+/// outstanding, the void is refused 12 locally: approved at the bank it would
+/// make the acquirer's totals disagree with the settlement (95: nothing paid
+/// for the whole batch). Once the batch is settled, the void goes to the
+/// issuer, which decides (a settled sale cannot be voided).
+#[test]
+fn a_void_of_a_sale_whose_batch_is_being_settled_is_refused_12() {
+    let fx = Fixture::new();
+    let mut switch = fx.switch();
+    let first = approved_sale(&fx, &mut switch, 1, 1_000);
+    approved_sale(&fx, &mut switch, 2, 250);
+    let batch_close = close(1, 9, totals(&[1_000, 250], &[]), false);
+    let effects = fx.terminal_sends(&mut switch, 500, 1, &WireMessage::BatchClose(batch_close));
+    let settlement = settlement_of(&fx, &effects);
+    let void = follow_up(&first, 10, ProcessingCode::Void, 1_000);
+    let effects = fx.terminal_sends(&mut switch, 600, 1, &WireMessage::FinancialRequest(void.clone()));
+    assert_eq!(
+        response_code(&fx.only_sent_to(&effects, &to_terminal(1))),
+        ResponseCode::InvalidTransaction
+    );
+    assert_eq!(fx.sent(&effects).len(), 1, "nothing to the bank: {effects:?}");
+    assert!(records(&effects).is_empty());
+    assert_eq!(
+        switch.capture_totals(&terminal(1), batch(1)),
+        totals(&[1_000, 250], &[])
+    );
+    let answer = close_answer(&settlement, ResponseCode::Approved);
+    fx.bank_sends(&mut switch, 700, bank_a(), &answer);
+    let later = follow_up(&first, 11, ProcessingCode::Void, 1_000);
+    let effects = fx.terminal_sends(&mut switch, 800, 1, &WireMessage::FinancialRequest(later));
+    assert!(
+        fx.sent(&effects).iter().any(|(to, _)| *to == to_bank_a()),
+        "settled: the issuer decides: {effects:?}"
+    );
+}
+
 #[test]
 fn settlement_waits_until_the_reversal_queue_to_the_acquirer_is_empty() {
     let fx = Fixture::new();

@@ -230,6 +230,22 @@ fn a_field_that_does_not_apply_is_an_error() {
 }
 
 #[test]
+fn resend_is_a_late_retransmission_and_needs_a_delay() {
+    use payfault::sim::faults::MessageAction;
+    let text = VALID.replace("action = \"drop\"", "action = \"resend\"\ndelay = \"6s\"");
+    let scenario = parse("test.toml", &text).unwrap();
+    assert_eq!(
+        scenario.plan.faults.links["TERM0001"].rules[0].action,
+        MessageAction::Resend { delay_ms: 6_000 }
+    );
+    let text = VALID.replace("action = \"drop\"", "action = \"resend\"");
+    assert_error_at(&text, "\"resend\"", "`resend` needs `delay");
+    let text = VALID.replace("action = \"drop\"", "action = \"resnd\"");
+    let error = assert_error_at(&text, "\"resnd\"", "unknown fault action");
+    assert_eq!(error.suggestion.as_deref(), Some("resend"));
+}
+
+#[test]
 fn missing_keys_are_reported() {
     let text = VALID.replace("incident = \"A\"\n", "");
     let errors = errors(&text);
@@ -366,5 +382,5 @@ fn a_terminal_of_an_unknown_merchant_and_a_misspelt_injection_are_located() {
     );
     assert_error_at(&text, "\"MERCHANT0000003\"", "needs a `balance`");
     let text = TOPOLOGY_AND_HOSTILE.replace("action = \"resend\"\ndelay = \"4s\"", "action = \"resend\"");
-    assert_error_at(&text, "\"resend\"", "a resend needs `delay");
+    assert_error_at(&text, "\"resend\"", "needs `delay");
 }

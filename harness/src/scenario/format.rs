@@ -258,7 +258,7 @@ pub struct InjectionFile {
 pub struct MessageFaultFile {
     /// A terminal id or a bank id.
     pub link: Text,
-    /// drop, duplicate, delay, corrupt.
+    /// drop, duplicate, delay, resend, corrupt.
     pub action: Text,
     /// request or response.
     #[serde(default)]
@@ -278,7 +278,7 @@ pub struct MessageFaultFile {
     /// Extra copies (duplicate; default 1).
     #[serde(default)]
     pub copies: Option<Spanned<u32>>,
-    /// How long (delay).
+    /// How long (delay; resend: how late the copy comes).
     #[serde(default)]
     pub delay: Option<Text>,
     /// Byte to flip (corrupt; default a seeded random one).

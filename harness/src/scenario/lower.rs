@@ -1198,24 +1198,20 @@ impl Lowerer<'_> {
             "duplicate" => MessageAction::Duplicate {
                 copies: file.copies.as_ref().map_or(1, |c| *c.get_ref()),
             },
-            "delay" => {
+            "delay" | "resend" => {
                 let Some(value) = &file.delay else {
-                    self.error(file.action.span(), "a delay needs `delay = \"...\"`")
-                        .help = Some("e.g. delay = \"6s\"".into());
+                    self.error(
+                        file.action.span(),
+                        format!("`{action_name}` needs `delay = \"...\"`"),
+                    )
+                    .help = Some("e.g. delay = \"6s\"".into());
                     return None;
                 };
-                MessageAction::Delay {
-                    delay_ms: self.duration(value)?,
-                }
-            }
-            "resend" => {
-                let Some(value) = &file.delay else {
-                    self.error(file.action.span(), "a resend needs `delay = \"...\"`")
-                        .help = Some("the extra copy arrives this much later, e.g. delay = \"4s\"".into());
-                    return None;
-                };
-                MessageAction::Resend {
-                    delay_ms: self.duration(value)?,
+                let delay_ms = self.duration(value)?;
+                if action_name == "delay" {
+                    MessageAction::Delay { delay_ms }
+                } else {
+                    MessageAction::Resend { delay_ms }
                 }
             }
             "corrupt" => MessageAction::Corrupt {

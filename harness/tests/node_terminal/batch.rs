@@ -183,3 +183,82 @@ fn a_reboot_before_the_close_answer_repeats_the_close() {
     let effects = fixture.deliver(&close_answer(&resumed, ResponseCode::Approved));
     assert_eq!(only_outcome(&effects), Outcome::BatchClosed { uploaded: 0 });
 }
+
+/// Let a close go unanswered `batch_attempts_max` times: it fails, shown
+/// `Refused`, and is in doubt (the host may have closed the batch).
+fn close_in_doubt(fixture: &mut Fixture, operation: u32) -> BatchClose {
+    let first = only_close(&fixture.command(close(operation)));
+    let timer = TerminalTimer::BatchClose(first.batch);
+    for _ in 1..fixture.config.batch_attempts_max {
+        fixture.advance(5_000);
+        only_close(&fixture.fire(timer.clone()));
+    }
+    fixture.advance(5_000);
+    let outcome = only_outcome(&fixture.fire(timer));
+    assert!(matches!(outcome, Outcome::Refused { .. }), "{outcome:?}");
+    first
+}
+
+/// The switch closed and settled the batch but every 0510 was lost: the
+/// next close must repeat the same key, so the switch's stored answer (for
+/// that key) closes the batch at the terminal too. A close with a new STAN
+/// would be answered with the stored 0510 of the old key, which the terminal
+/// rightly ignores: the batch could never be closed again.
+#[test]
+fn a_close_in_doubt_is_repeated_with_its_own_key() {
+    let mut fixture = Fixture::new();
+    fixture.approved_sale(1, 1_000);
+    let first = close_in_doubt(&mut fixture, 2);
+    let again = only_close(&fixture.command(close(3)));
+    assert!(again.repeat, "a repeat of the close in doubt: 0501");
+    assert_eq!(again.trace.key(), first.trace.key());
+    assert_eq!(again.totals, first.totals);
+    let effects = fixture.deliver(&close_answer(&first, ResponseCode::Approved));
+    assert_eq!(only_outcome(&effects), Outcome::BatchClosed { uploaded: 0 });
+    assert_eq!(fixture.terminal.batch().value(), 2);
+    // The doubt is over: the next batch takes sales, and its close has a new STAN.
+    let next = only_request(&fixture.command(sale(4, 100)));
+    assert_eq!(next.batch.value(), 2);
+    fixture.deliver(&answer(&next, ResponseCode::Approved));
+    let fresh = only_close(&fixture.command(close(5)));
+    assert!(!fresh.repeat);
+    assert_ne!(fresh.trace.key(), first.trace.key());
+}
+
+/// While the close is in doubt, a sale or refund would enter a batch the host
+/// may have closed and settled already (and never be settled, or break the
+/// settlement totals): refused locally. A void is still asked (the host
+/// refuses it if the batch was settled). A reboot keeps the doubt.
+#[test]
+fn while_a_close_is_in_doubt_sales_and_refunds_are_refused() {
+    let mut fixture = Fixture::new();
+    fixture.approved_sale(1, 1_000);
+    close_in_doubt(&mut fixture, 2);
+    for command in [sale(3, 500), refund(4, 1, 200)] {
+        let effects = fixture.command(command);
+        assert!(sent(&effects).is_empty());
+        let outcome = only_outcome(&effects);
+        assert!(
+            matches!(&outcome, Outcome::Refused { reason } if reason.contains("in doubt")),
+            "{outcome:?}"
+        );
+    }
+    fixture.reboot();
+    let effects = fixture.command(sale(5, 500));
+    assert!(sent(&effects).is_empty(), "the doubt survives a reboot");
+    let voided = only_request(&fixture.command(void(6, 1)));
+    assert_eq!(voided.processing, ProcessingCode::Void);
+    fixture.deliver(&answer(&voided, ResponseCode::InvalidTransaction));
+    assert!(only_close(&fixture.command(close(7))).repeat);
+}
+
+/// A definitive answer other than 00 is no doubt: the next close is new.
+#[test]
+fn a_declined_close_is_not_in_doubt() {
+    let mut fixture = Fixture::new();
+    fixture.approved_sale(1, 1_000);
+    let first = only_close(&fixture.command(close(2)));
+    let effects = fixture.deliver(&close_answer(&first, ResponseCode::SystemMalfunction));
+    assert!(matches!(only_outcome(&effects), Outcome::Declined { .. }));
+    only_request(&fixture.command(sale(3, 500)));
+}

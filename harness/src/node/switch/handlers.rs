@@ -10,7 +10,7 @@ use crate::wire::typed::{
     BatchClose, BatchCloseResponse, BatchTotals, BatchUpload, BatchUploadResponse, FinancialRequest,
     FinancialResponse, NetworkRequest, NetworkResponse, ReversalAdvice, ReversalResponse, WireMessage,
 };
-use crate::wire::types::{ResponseCode, TerminalId, TransactionKey};
+use crate::wire::types::{ProcessingCode, ResponseCode, TerminalId, TransactionKey};
 use crate::wire::{decode, verify, MacError, MacKey, Message};
 
 use super::reply::{error_answer, security_answer, signed};
@@ -156,6 +156,9 @@ impl Switch {
         } else if self.state.tombstones.contains(&key) {
             return self.answer_locally(terminal, &request, ResponseCode::InvalidTransaction);
         }
+        if self.voids_a_batch_being_settled(terminal, &request) {
+            return self.answer_locally(terminal, &request, ResponseCode::InvalidTransaction);
+        }
         let Some(bank) = self.config.route(&request.pan).cloned() else {
             return self.answer_locally(terminal, &request, ResponseCode::InvalidCard);
         };
@@ -179,6 +182,30 @@ impl Switch {
             at,
         });
         effects
+    }
+
+    /// A void of a sale in a batch this switch has closed and whose
+    /// settlement the acquirer has not answered yet. The settlement carries
+    /// the batch's totals as closed; a void approved now would make the
+    /// acquirer's own totals disagree, so it would answer 95 and pay
+    /// nothing for the whole batch. The terminal only voids sales of its
+    /// open batch, so this is a terminal that never learnt its batch was
+    /// closed (every 0510 lost). Refused 12 here ("use a refund"); once the
+    /// batch is settled the void goes to the issuer, which refuses a void
+    /// of a settled sale itself.
+    fn voids_a_batch_being_settled(&self, terminal: &TerminalId, request: &FinancialRequest) -> bool {
+        if request.processing != ProcessingCode::Void {
+            return false;
+        }
+        let Some(original) = request.original.as_ref().map(|original| original.key(terminal)) else {
+            return false;
+        };
+        let Some(sale) = self.state.transactions.get(&original) else {
+            return false;
+        };
+        let batch = (terminal.clone(), sale.request.batch);
+        matches!(self.state.batches.get(&batch), Some(BatchState::Closed { .. }))
+            && (self.state.settlements.get(&batch)).is_some_and(|settlement| settlement.answer.is_none())
     }
 
     fn answer_locally(

@@ -8,18 +8,26 @@ use crate::wire::typed::{BatchClose, BatchCloseResponse, BatchUpload, BatchUploa
 use crate::wire::types::{ApprovalCode, BatchNumber, ResponseCode};
 
 impl Terminal {
-    /// Journal the close with its STAN and totals, then send the 0500.
+    /// Journal the close with its STAN and totals, then send the 0500. A
+    /// close in doubt (an earlier close of this batch got no answer) is
+    /// repeated instead, as 0501 with the earlier close's key: if the host
+    /// closed the batch then, its stored answer closes it here too.
     pub(super) fn start_close(&mut self, now: Millis, operation: OperationId, out: &mut Effects) {
         let batch = self.state.batch;
+        let in_doubt = (self.state.close_in_doubt.as_ref())
+            .filter(|(doubtful, _)| *doubtful == batch)
+            .map(|(_, trace)| trace.clone());
+        let repeat = in_doubt.is_some();
+        let trace = in_doubt.unwrap_or_else(|| self.trace(self.state.next_stan, now));
         let record = TerminalRecord::CloseStarted {
             operation,
-            trace: self.trace(self.state.next_stan, now),
+            trace,
             batch,
             totals: self.state.totals(batch, self.config.currency),
         };
         self.record(record, out);
         out.push(Effect::Sync);
-        self.close_resumed = false;
+        self.close_resumed = repeat;
         self.send_close_step(now, 1, out);
     }
 

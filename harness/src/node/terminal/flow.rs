@@ -22,8 +22,17 @@ impl Terminal {
     /// Start the command at the head of the queue (or refuse it locally).
     pub(super) fn start_command(&mut self, now: Millis, command: TerminalCommand, out: &mut Effects) {
         let operation = command.operation();
+        let in_doubt =
+            (self.state.close_in_doubt.as_ref()).is_some_and(|(batch, _)| *batch == self.state.batch);
         let asked = match command.clone() {
             TerminalCommand::CloseBatch { operation } => return self.start_close(now, operation, out),
+            // The host may have closed this batch already: a new item in it
+            // would never be settled (sale) or would break the settlement
+            // totals (refund). A void is still asked: the host decides.
+            TerminalCommand::Sale { .. } | TerminalCommand::Refund { .. } if in_doubt => Err(format!(
+                "the close of batch {} got no answer and is in doubt: close the batch again first",
+                self.state.batch
+            )),
             TerminalCommand::Sale { amount, .. } if amount.currency != self.config.currency => Err(format!(
                 "this terminal sells in {} only, not {}",
                 self.config.currency, amount.currency

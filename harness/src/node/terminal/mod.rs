@@ -18,7 +18,9 @@
 //!   fell between the `Show` and its record).
 //! - A batch close or upload step that gets no answer is repeated (0501, or
 //!   the same 0320) up to `batch_attempts_max` times; then the close fails,
-//!   journalled, shown as `Refused` and the batch stays open. A 0510 or 0330
+//!   journalled, shown as `Refused` and the batch stays open, its close in
+//!   doubt: the next close repeats it with the same key, and until then sales
+//!   and refunds are refused (`docs/nodes.md`, flow 6). A 0510 or 0330
 //!   with a code other than 00 (or 95 for the first close) fails it the same
 //!   way, shown as `Declined` with that code.
 //! - Batch totals cover the approved items in `config.currency`.

@@ -63,6 +63,12 @@ pub(super) struct State {
     pub operations: BTreeMap<OperationId, TransactionKey>,
     pub reversals: VecDeque<TransactionKey>,
     pub close: Option<CloseJournal>,
+    /// A close of the open batch that got no answer at all: the host may
+    /// have closed (and settled) the batch without the terminal knowing.
+    /// The next close repeats it with the same key, so that the host's
+    /// stored answer settles the doubt; until then no sale or refund may
+    /// enter the batch.
+    pub close_in_doubt: Option<(BatchNumber, Trace)>,
     /// The result decided for each operation (what is or will be shown).
     pub decisions: BTreeMap<OperationId, Shown>,
     pub shown: BTreeSet<OperationId>,
@@ -80,6 +86,7 @@ impl State {
             operations: BTreeMap::new(),
             reversals: VecDeque::new(),
             close: None,
+            close_in_doubt: None,
             decisions: BTreeMap::new(),
             shown: BTreeSet::new(),
         }
@@ -135,10 +142,18 @@ impl State {
             } => {
                 self.decide_close(*operation, Outcome::BatchClosed { uploaded: *uploaded });
                 self.batch = batch.next();
+                self.close_in_doubt = None;
             }
             TerminalRecord::CloseFailed {
-                operation, outcome, ..
+                operation,
+                batch,
+                outcome,
             } => {
+                // No answer at all (`Refused`): the close is in doubt. A
+                // definitive answer other than 00 leaves the doubt as it was.
+                if let (Outcome::Refused { .. }, Some(close)) = (outcome, &self.close) {
+                    self.close_in_doubt = Some((*batch, close.trace.clone()));
+                }
                 self.decide_close(*operation, outcome.clone());
             }
         }

@@ -1,0 +1,148 @@
+//! Every planted bug is caught by the incident library: for each
+//! `Bug::ALL`, some scenario under `scenarios/` (which all pass on the
+//! correct system, see `scenarios.rs`) fails when that bug is switched on,
+//! with at least one violated invariant. One test case per bug
+//! (libtest-mimic), named `<incident>::<bug>`; each prints one `CAUGHT`
+//! line (`cargo test --test scenario_bugs -- --nocapture` shows the table).
+//!
+//! To stay cheap, each bug first tries the scenarios listed for it in
+//! `FIRST_TRIES` and stops at the first that catches it. The list only
+//! orders the search: if a listed scenario stops catching its bug, the rest
+//! of the library is tried before the case fails, and the case prints which
+//! scenario caught the bug instead.
+
+use std::path::{Path, PathBuf};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use payfault::node::Bug;
+use payfault::report::ScenarioReport;
+use payfault::scenario::{self, RunOptions, Scenario};
+
+/// The scenario expected to catch each bug (relative to `scenarios/`).
+const FIRST_TRIES: &[(Bug, &str)] = &[
+    (Bug::SwitchNoDedupe, "c/duplicate-sale-late-retransmission.toml"),
+    (Bug::BankNotIdempotent, "c/duplicate-sale-messages.toml"),
+    (Bug::BankReplyBeforeSync, "b/refund-bank-crash-before-sync.toml"),
+    (Bug::TerminalJournalAfterSend, "c/terminal-crash-after-send.toml"),
+    (Bug::TerminalTimeoutAsDecline, "c/approval-lost-reversed.toml"),
+    (Bug::ReversalEveryCopy, "c/reversal-duplicated.toml"),
+    (Bug::ReversalUnknownIgnored, "c/late-sale-after-reversal.toml"),
+    (Bug::RefundBoundUnchecked, "a/refund-over-remaining.toml"),
+    (Bug::RefundBoundRace, "a/refund-two-partials-racing.toml"),
+    (Bug::StanNotPersisted, "c/terminal-reboot-between-sales.toml"),
+    (Bug::ReversalQueueGivesUp, "c/reversal-outlasts-partition.toml"),
+    (Bug::VoidAfterSettlement, "e/void-after-settlement-at-host.toml"),
+    (Bug::BatchSettledTwice, "e/settlement-duplicated.toml"),
+    (Bug::DeclinePartialPosting, "b/refund-merchant-short.toml"),
+    (Bug::MacNotVerified, "d/corrupted-amount-digit.toml"),
+];
+
+fn scenario_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// Every library file, loaded, in path order.
+fn library() -> Result<Vec<(PathBuf, Scenario)>, Failed> {
+    let root = scenario_root();
+    let files = scenario::find_files(std::slice::from_ref(&root))?;
+    files
+        .into_iter()
+        .map(|path| {
+            let loaded = scenario::load(&path).map_err(|error| Failed::from(error.to_string()))?;
+            let relative = path.strip_prefix(&root).unwrap_or(&path).to_path_buf();
+            Ok((relative, loaded))
+        })
+        .collect()
+}
+
+/// The library in the order to try for `bug`: its first tries, then the rest.
+fn search_order(library: &[(PathBuf, Scenario)], bug: Bug) -> Vec<&(PathBuf, Scenario)> {
+    let first: Vec<&str> = FIRST_TRIES
+        .iter()
+        .filter(|(listed, _)| *listed == bug)
+        .map(|(_, file)| *file)
+        .collect();
+    let is_first = |path: &Path| first.iter().any(|file| path == Path::new(file));
+    let mut order: Vec<_> = library.iter().filter(|(path, _)| is_first(path)).collect();
+    order.extend(library.iter().filter(|(path, _)| !is_first(path)));
+    order
+}
+
+fn run(scenario: &Scenario, bugs: Vec<Bug>) -> Result<ScenarioReport, Failed> {
+    let options = RunOptions { seed: None, bugs };
+    scenario::run(scenario, &options).map_err(Failed::from)
+}
+
+fn invariant_names(report: &ScenarioReport) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = report.violations.iter().map(|v| v.invariant.name()).collect();
+    names.dedup();
+    names
+}
+
+/// Run the library with `bug` on until a scenario fails with a violated
+/// invariant; check that scenario passes with the bug off.
+fn caught(bug: Bug) -> Result<(), Failed> {
+    let library = library()?;
+    let mut tried = Vec::new();
+    for (path, loaded) in search_order(&library, bug) {
+        let report = run(loaded, vec![bug])?;
+        tried.push(path.display().to_string());
+        if report.passed || report.violations.is_empty() {
+            continue;
+        }
+        let clean = run(loaded, Vec::new())?;
+        if !clean.passed {
+            return Err(format!(
+                "{} fails on the correct system too:\n{}",
+                path.display(),
+                clean.failure_text()
+            )
+            .into());
+        }
+        let unmet = report.expectations.iter().filter(|e| !e.met).count();
+        let listed = FIRST_TRIES.iter().any(|(b, f)| *b == bug && path == Path::new(f));
+        println!(
+            "CAUGHT | {bug} | {} | {} | {unmet} unmet expectations | {} tried{}",
+            path.display(),
+            invariant_names(&report).join(", "),
+            tried.len(),
+            if listed { "" } else { " (not the listed first try)" },
+        );
+        return Ok(());
+    }
+    Err(format!(
+        "no library scenario fails with a violated invariant when {bug} is on (tried {})",
+        tried.join(", ")
+    )
+    .into())
+}
+
+/// Library files must pass on the correct system: none switches a bug on,
+/// and every first try names a file that exists.
+fn library_is_clean() -> Result<(), Failed> {
+    let library = library()?;
+    if library.len() < 30 {
+        return Err(format!("only {} scenarios in the library", library.len()).into());
+    }
+    for (path, loaded) in &library {
+        if !loaded.bugs.is_empty() {
+            return Err(format!("{} switches bugs on: {:?}", path.display(), loaded.bugs).into());
+        }
+    }
+    for (bug, file) in FIRST_TRIES {
+        if !library.iter().any(|(path, _)| path == Path::new(file)) {
+            return Err(format!("first try for {bug}: {file} is not in the library").into());
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let arguments = Arguments::from_args();
+    let mut trials = vec![Trial::test("library::no_bugs_switched_on", library_is_clean)];
+    trials.extend(Bug::ALL.into_iter().map(|bug| {
+        let name = format!("{}::{}", bug.incident().to_ascii_lowercase(), bug.name());
+        Trial::test(name, move || caught(bug))
+    }));
+    libtest_mimic::run(&arguments, trials).exit();
+}
