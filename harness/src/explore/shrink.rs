@@ -195,7 +195,7 @@ pub fn assemble(base: &WorldPlan, parts: &[Part]) -> WorldPlan {
     let mut renumbered: BTreeMap<OperationId, OperationId> = BTreeMap::new();
     for (index, step) in kept.iter().enumerate() {
         if let WorkItem::Terminal { command, .. } = &step.item {
-            renumbered.insert(command_operation(command), OperationId(index as u32 + 1));
+            renumbered.insert(command.operation(), OperationId(index as u32 + 1));
         }
     }
     plan.workload = kept
@@ -207,16 +207,6 @@ pub fn assemble(base: &WorldPlan, parts: &[Part]) -> WorldPlan {
         add_fault(&mut plan.faults, part);
     }
     plan
-}
-
-fn command_operation(command: &TerminalCommand) -> OperationId {
-    match command {
-        TerminalCommand::Sale { operation, .. }
-        | TerminalCommand::Refund { operation, .. }
-        | TerminalCommand::Void { operation, .. }
-        | TerminalCommand::Balance { operation, .. }
-        | TerminalCommand::CloseBatch { operation } => *operation,
-    }
 }
 
 fn renumber(step: &Step, place: OperationId, renumbered: &BTreeMap<OperationId, OperationId>) -> Step {
@@ -416,35 +406,49 @@ impl Shrinker {
             }
         }
         let standard = crate::sim::topology::standard_bank();
-        for index in 0..base.banks[0].cardholders.len() {
-            let card = &base.banks[0].cardholders[index];
-            let Some(built_in) = standard.cardholders.iter().find(|c| c.pan == card.pan) else {
-                continue;
-            };
-            if built_in == card || self.exhausted() {
-                continue;
-            }
-            let mut candidate = base.clone();
-            candidate.banks[0].cardholders[index] = built_in.clone();
-            if self.fails(&assemble(&candidate, &parts)) {
-                base = candidate;
-            }
-        }
-        for index in 0..base.banks[0].merchants.len() {
-            let merchant = &base.banks[0].merchants[index];
-            let Some(built_in) = standard.merchants.iter().find(|m| m.id == merchant.id) else {
-                continue;
-            };
-            if built_in == merchant || self.exhausted() {
-                continue;
-            }
-            let mut candidate = base.clone();
-            candidate.banks[0].merchants[index] = built_in.clone();
-            if self.fails(&assemble(&candidate, &parts)) {
-                base = candidate;
-            }
-        }
+        self.revert_accounts(
+            &mut base,
+            &parts,
+            |plan| &mut plan.banks[0].cardholders,
+            &standard.cardholders,
+            |a, b| a.pan == b.pan,
+        );
+        self.revert_accounts(
+            &mut base,
+            &parts,
+            |plan| &mut plan.banks[0].merchants,
+            &standard.merchants,
+            |a, b| a.id == b.id,
+        );
         (base, parts)
+    }
+}
+
+impl Shrinker {
+    /// Put each account of `base` that differs from its built-in twin back
+    /// to the built-in one, while the failure stays.
+    fn revert_accounts<T: Clone + PartialEq>(
+        &mut self,
+        base: &mut WorldPlan,
+        parts: &[Part],
+        accounts: fn(&mut WorldPlan) -> &mut Vec<T>,
+        built_in: &[T],
+        same_account: fn(&T, &T) -> bool,
+    ) {
+        for index in 0..accounts(base).len() {
+            let account = accounts(base)[index].clone();
+            let Some(original) = built_in.iter().find(|b| same_account(b, &account)) else {
+                continue;
+            };
+            if *original == account || self.exhausted() {
+                continue;
+            }
+            let mut candidate = base.clone();
+            accounts(&mut candidate)[index] = original.clone();
+            if self.fails(&assemble(&candidate, parts)) {
+                *base = candidate;
+            }
+        }
     }
 }
 
@@ -645,13 +649,13 @@ mod tests {
         };
         let without_sale: Vec<Part> = all
             .iter()
-            .filter(|part| !matches!(part, Part::Step(step) if matches!(&step.item, WorkItem::Terminal { command, .. } if command_operation(command) == refund_original)))
+            .filter(|part| !matches!(part, Part::Step(step) if matches!(&step.item, WorkItem::Terminal { command, .. } if command.operation() == refund_original)))
             .cloned()
             .collect();
         let smaller = assemble(&plan, &without_sale);
         for (index, step) in smaller.workload.iter().enumerate() {
             if let WorkItem::Terminal { command, .. } = &step.item {
-                assert_eq!(command_operation(command), OperationId(index as u32 + 1));
+                assert_eq!(command.operation(), OperationId(index as u32 + 1));
                 if let TerminalCommand::Refund { original, .. } | TerminalCommand::Void { original, .. } =
                     command
                 {

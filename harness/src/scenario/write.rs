@@ -335,13 +335,14 @@ fn check_originals(workload: &[Step]) -> Result<(), String> {
 }
 
 fn terminal_op(command: &TerminalCommand) -> (&'static str, OperationId) {
-    match command {
-        TerminalCommand::Sale { operation, .. } => ("sale", *operation),
-        TerminalCommand::Refund { operation, .. } => ("refund", *operation),
-        TerminalCommand::Void { operation, .. } => ("void", *operation),
-        TerminalCommand::Balance { operation, .. } => ("balance", *operation),
-        TerminalCommand::CloseBatch { operation } => ("close_batch", *operation),
-    }
+    let op = match command {
+        TerminalCommand::Sale { .. } => "sale",
+        TerminalCommand::Refund { .. } => "refund",
+        TerminalCommand::Void { .. } => "void",
+        TerminalCommand::Balance { .. } => "balance",
+        TerminalCommand::CloseBatch { .. } => "close_batch",
+    };
+    (op, command.operation())
 }
 
 fn terminal_fields(out: &mut String, command: &TerminalCommand, cards: &[CardholderAccount]) {
