@@ -236,6 +236,7 @@ fn clean() -> History {
         quiescent: true,
         banks: vec![setup()],
         commands: Vec::new(),
+        closes_after_healing: Vec::new(),
     };
     history.answers.push(reversal_ack(Peer::Switch, bank_peer(), 4));
     for posting in &mut history.ledgers[0].postings {
@@ -553,6 +554,28 @@ fn pending_work_or_no_quiet_breaks_no_limbo() {
     });
     assert_eq!(found, vec![Invariant::NoLimbo]);
     let found = mutated(|h| h.quiescent = false);
+    assert_eq!(found, vec![Invariant::NoLimbo]);
+}
+
+#[test]
+fn an_end_of_day_close_that_does_not_close_breaks_no_limbo() {
+    // op5 is the clean history's close: as an end-of-day close it holds...
+    let found = mutated(|h| h.closes_after_healing = vec![OperationId(5)]);
+    assert_eq!(found, Vec::<Invariant>::new());
+    // ...but refused after healing, the day's sales are never paid out.
+    let found = mutated(|h| {
+        h.closes_after_healing = vec![OperationId(5)];
+        for shown in &mut h.shown {
+            if shown.shown.operation == OperationId(5) {
+                shown.shown.outcome = Outcome::Refused {
+                    reason: "host did not answer the batch close after 3 attempts".into(),
+                };
+            }
+        }
+    });
+    assert_eq!(found, vec![Invariant::NoLimbo]);
+    // An end-of-day close that never showed anything is in limbo too.
+    let found = mutated(|h| h.closes_after_healing = vec![OperationId(6)]);
     assert_eq!(found, vec![Invariant::NoLimbo]);
 }
 

@@ -158,3 +158,96 @@ fn crash_points_lists_every_node_s_points_once() {
     let unique: std::collections::BTreeSet<&&str> = listed.iter().collect();
     assert_eq!(unique.len(), listed.len());
 }
+
+#[test]
+fn explore_prints_a_summary_and_refuses_bad_shards_and_durations() {
+    let output = payfault(&["explore", "--seeds", "12", "--jobs", "2", "--shrink", "0"], b"");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("12 seeds, 0 failed"), "{stdout}");
+    for bad in [["--shard", "0/4"], ["--shard", "5/4"], ["--time", "soon"]] {
+        let output = payfault(&["explore", bad[0], bad[1]], b"");
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        assert!(!String::from_utf8_lossy(&output.stderr).is_empty());
+    }
+}
+
+#[test]
+fn explore_with_a_planted_bug_fails_prints_the_replay_command_and_writes_a_shrunk_scenario() {
+    let out = std::env::temp_dir().join(format!("payfault-cli-found-{}", std::process::id()));
+    let args = [
+        "explore",
+        "--seeds",
+        "40",
+        "--bug",
+        "refund-bound-unchecked",
+        "--first-failure",
+        "--out",
+        out.to_str().unwrap(),
+        "--report-dir",
+        out.to_str().unwrap(),
+    ];
+    let output = payfault(&args, b"");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("replay: payfault replay "), "{stdout}");
+    assert!(stdout.contains("--bug refund-bound-unchecked"), "{stdout}");
+    let written: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    assert_eq!(written.len(), 1, "{stdout}");
+    let rerun = payfault(
+        &[
+            "run",
+            written[0].to_str().unwrap(),
+            "--report-dir",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(rerun.status.code(), Some(1), "the shrunk scenario fails again");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn replay_prints_the_report_of_a_seed_and_its_verdict() {
+    let out = std::env::temp_dir().join(format!("payfault-cli-replay-{}", std::process::id()));
+    let scenario = out.join("seed-3.toml");
+    std::fs::create_dir_all(&out).unwrap();
+    let output = payfault(
+        &[
+            "replay",
+            "3",
+            "--report-dir",
+            out.to_str().unwrap(),
+            "--scenario",
+            scenario.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    for part in [
+        "## Customer view",
+        "## Final balances",
+        "## Events",
+        "seed 3 trace",
+        "PASS",
+    ] {
+        assert!(stdout.contains(part), "{part} missing:\n{stdout}");
+    }
+    assert!(out.join("seed-3.md").exists());
+    let rerun = payfault(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--report-dir",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(rerun.status.success());
+    let _ = std::fs::remove_dir_all(&out);
+}

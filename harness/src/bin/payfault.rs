@@ -46,12 +46,21 @@ enum Command {
         start: u64,
     },
     /// Rerun one generated seed and print its whole trace and verdict.
+    #[command(
+        after_help = "Prints the seed's report (customer view, final balances, verdict, every event) and writes it to\nREPORT_DIR/seed-SEED.md. Exit status: 0 when the seed passes, 1 when it fails.\n\nExamples:\n  payfault replay 157\n  payfault replay 203 --bug void-after-settlement --scenario seed-203.toml"
+    )]
     Replay {
         /// The seed.
         seed: u64,
         /// Switch a planted bug on (repeatable).
         #[arg(long = "bug")]
         bugs: Vec<Bug>,
+        /// Also write the seed's whole run (not shrunk) as a scenario file.
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// Where the report goes.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
     },
     /// Run generated seeds (random topology, workload and swarm faults) and check each.
     #[command(
@@ -187,6 +196,7 @@ enum WireCommand {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(&args),
@@ -195,7 +205,12 @@ fn main() -> ExitCode {
         Command::Bugs { json } => list_bugs(json),
         Command::Explore(args) => explore(&args),
         Command::Mutants(args) => mutants(&args),
-        Command::Replay { seed, bugs } => replay(seed, &bugs),
+        Command::Replay {
+            seed,
+            bugs,
+            scenario,
+            report_dir,
+        } => replay(seed, &bugs, scenario.as_deref(), &report_dir),
         Command::Determinism { seeds, start } => determinism(start, seeds),
         Command::CrashPoints => {
             for (kind, point) in payfault::node::all_crash_points() {
@@ -210,6 +225,17 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Die quietly when the reader of our output goes away (`payfault replay 7 |
+/// head`), as command-line tools do, instead of panicking on a closed pipe.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -639,24 +665,50 @@ fn determinism(start: u64, seeds: u64) -> Result<ExitCode> {
     })
 }
 
-fn replay(seed: u64, bugs: &[Bug]) -> Result<ExitCode> {
-    let bugs = payfault::node::Bugs::of(bugs.iter().copied());
-    let mut plan = payfault::explore::generate::generate(seed, &bugs);
-    plan.keep_events = true;
-    let result = payfault::sim::world::run(&plan).map_err(anyhow::Error::msg)?;
-    for event in result.trace.events() {
-        println!("{event}");
-    }
-    let verdict = payfault::check::check(&result.history);
-    for violation in &verdict.violations {
-        println!("{violation}");
+fn replay(
+    seed: u64,
+    bugs: &[Bug],
+    scenario_out: Option<&std::path::Path>,
+    report_dir: &std::path::Path,
+) -> Result<ExitCode> {
+    use payfault::explore::found::replay_command;
+    use payfault::scenario::write::{write, Header};
+    let mut bugs = bugs.to_vec();
+    bugs.sort();
+    bugs.dedup();
+    let plan = payfault::explore::generate::generate(seed, &payfault::node::Bugs::of(bugs.iter().copied()));
+    let name = format!("seed-{seed}");
+    let header = Header {
+        name: name.clone(),
+        incident: 'C',
+        description: format!(
+            "The generated run of seed {seed}, as `{}` runs it.",
+            replay_command(seed, &bugs)
+        ),
+        bugs: bugs.clone(),
+    };
+    let text = write(&plan, &header).map_err(anyhow::Error::msg)?;
+    let file = scenario_out.map_or_else(|| format!("{name}.toml"), |path| path.display().to_string());
+    let scenario = scenario::parse(&file, &text).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let mut report =
+        scenario::run(&scenario, &scenario::RunOptions::default()).map_err(anyhow::Error::msg)?;
+    report.replay = replay_command(seed, &bugs);
+    print!("{}", report.markdown(false));
+    std::fs::create_dir_all(report_dir).with_context(|| format!("creating {}", report_dir.display()))?;
+    let report_path = report_dir.join(format!("{name}.md"));
+    std::fs::write(&report_path, report.markdown(true))
+        .with_context(|| format!("writing {}", report_path.display()))?;
+    if let Some(path) = scenario_out {
+        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+        println!("\nscenario: {}", path.display());
     }
     println!(
-        "seed {seed} trace {} {}",
-        result.trace_hash,
-        if verdict.passed() { "PASS" } else { "FAIL" }
+        "\nseed {seed} trace {} {}; report: {}",
+        report.trace_hash,
+        if report.passed { "PASS" } else { "FAIL" },
+        report_path.display()
     );
-    Ok(if verdict.passed() {
+    Ok(if report.passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -41,7 +41,8 @@ pub enum Invariant {
     VoidRule,
     /// What the terminal showed matches the ledger.
     CustomerView,
-    /// After healing nothing is left pending.
+    /// After healing nothing is left pending, and every end-of-day batch
+    /// close closes its batch.
     NoLimbo,
     /// Every movement of money belongs to a transaction some terminal showed
     /// a customer: nothing moves for a message no customer sent.

@@ -288,6 +288,7 @@ pub fn no_limbo(history: &History) -> Vec<Violation> {
             evidence: Vec::new(),
         })
         .collect();
+    violations.extend(end_of_day_closes_that_failed(history));
     if !history.quiescent {
         violations.push(Violation {
             invariant: Invariant::NoLimbo,
@@ -297,6 +298,38 @@ pub fn no_limbo(history: &History) -> Vec<Violation> {
         });
     }
     violations
+}
+
+/// A batch close asked after healing must close: with the network and
+/// every host up, a batch left open is a day's sales that are never paid
+/// out.
+fn end_of_day_closes_that_failed(history: &History) -> Vec<Violation> {
+    history
+        .closes_after_healing
+        .iter()
+        .filter_map(|operation| {
+            let shown = history.shown.iter().find(|s| s.shown.operation == *operation);
+            let what = match shown.map(|s| &s.shown.outcome) {
+                Some(Outcome::BatchClosed { .. }) => return None,
+                Some(outcome) => format!("it showed {outcome:?}"),
+                None => "it never showed anything".to_string(),
+            };
+            let terminal = history
+                .operations
+                .iter()
+                .find(|op| op.id == *operation)
+                .map_or_else(|| "a terminal".to_string(), |op| op.terminal.to_string());
+            Some(Violation {
+                invariant: Invariant::NoLimbo,
+                keys: shown.and_then(|s| s.shown.key.clone()).into_iter().collect(),
+                message: format!(
+                    "the end-of-day close of {terminal} (op{}) after healing did not close the batch: {what}",
+                    operation.0
+                ),
+                evidence: Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// Money moved only for keys a terminal showed a customer (settlements

@@ -41,6 +41,10 @@ pub struct History {
     /// Operator commands the banks carried out, in each bank's order.
     #[serde(default)]
     pub commands: Vec<OperatorCommand>,
+    /// The batch closes asked after healing (end of day), when the network
+    /// and every host were up again.
+    #[serde(default)]
+    pub closes_after_healing: Vec<OperationId>,
 }
 
 /// A bank's accounts and rules before the run (operator commands change

@@ -268,9 +268,14 @@ pub fn run(plan: &WorldPlan) -> Result<RunResult, String> {
     runner.heal();
     let mut next_operation = plan.workload.len() as u32 + 1;
     if plan.timing.close_batches_at_end {
-        for terminal in &terminals {
+        for (terminal, config) in terminals.iter().zip(&plan.terminals) {
             let operation = OperationId(next_operation);
             next_operation += 1;
+            // The clerk closes once the terminal can take a command: a
+            // backlog left by the faults is worked off first.
+            while !has_room(terminal, config.command_queue_max) && runner.now_ms() < plan.timing.limit_ms {
+                runner.step()?;
+            }
             let command = TerminalCommand::CloseBatch { operation };
             record_invocation(&shared, runner.now_ms(), &terminal.spec.name, &command);
             terminal.spec.commands.push(command);
@@ -525,6 +530,13 @@ fn schedule_faults(runner: &mut Runner, plan: &WorldPlan) {
 
 /// Work a node still has to finish: the evidence for "no limbo", and how
 /// the quiet phase knows it may end.
+/// Whether `terminal` is up and its command queue has room for one more.
+fn has_room(terminal: &Slots<Terminal>, queue_max: usize) -> bool {
+    let node = terminal.spec.node.borrow();
+    node.as_ref()
+        .is_some_and(|node| node.command_queue_len() + terminal.spec.commands.len() < queue_max)
+}
+
 fn open_work(switch: &Slots<Switch>, terminals: &[Slots<Terminal>]) -> Vec<OpenWork> {
     let mut open_work = Vec::new();
     let mut push = |host: &str, what: String, key| {
@@ -594,7 +606,20 @@ fn gather(
         quiescent: ending == Ending::Quiescent,
         banks: setups,
         commands,
+        closes_after_healing: end_of_day_closes(plan, operations_end),
     }
+}
+
+/// The operations of the end-of-day batch closes, one per terminal, asked
+/// once the world has healed.
+fn end_of_day_closes(plan: &WorldPlan, operations_end: u32) -> Vec<OperationId> {
+    if !plan.timing.close_batches_at_end {
+        return Vec::new();
+    }
+    let first = operations_end - plan.terminals.len() as u32;
+    (0..plan.terminals.len() as u32)
+        .map(|index| OperationId(first + index))
+        .collect()
 }
 
 /// A bank's accounts and rules as configured, for the card rules.
@@ -648,16 +673,16 @@ fn operations_of(plan: &WorldPlan, operations_end: u32) -> Vec<history::Operatio
             WorkItem::Bank { .. } => None,
         })
         .collect();
-    if plan.timing.close_batches_at_end {
-        let first = operations_end - plan.terminals.len() as u32;
-        for (index, config) in plan.terminals.iter().enumerate() {
-            operations.push(history::Operation {
-                id: OperationId(first + index as u32),
-                terminal: config.terminal.clone(),
-                at_ms: plan.timing.fault_phase_ms,
-                request: history::Request::CloseBatch,
-            });
-        }
+    for (id, config) in end_of_day_closes(plan, operations_end)
+        .into_iter()
+        .zip(&plan.terminals)
+    {
+        operations.push(history::Operation {
+            id,
+            terminal: config.terminal.clone(),
+            at_ms: plan.timing.fault_phase_ms,
+            request: history::Request::CloseBatch,
+        });
     }
     operations
 }
