@@ -112,3 +112,18 @@ fn a_planted_bug_is_found_shrunk_and_written_as_a_scenario_that_replays_it() {
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn seeds_the_first_long_run_found_pass() {
+    // Found by the first 100,000-seed run once no-limbo required end-of-day
+    // closes to close: a 63 answered to a tampered copy of a 0500 failed a
+    // close the switch had made, and the batch never closed again.
+    for seed in [22_549, 24_302, 29_790] {
+        let outcome = payfault::explore::run_seed(seed, &Bugs::none()).expect("runs");
+        assert!(
+            outcome.verdict.passed(),
+            "seed {seed}: {:?}",
+            outcome.verdict.violated()
+        );
+    }
+}

@@ -262,3 +262,23 @@ fn a_declined_close_is_not_in_doubt() {
     assert!(matches!(only_outcome(&effects), Outcome::Declined { .. }));
     only_request(&fixture.command(sale(3, 500)));
 }
+
+#[test]
+fn a_63_to_a_close_is_no_answer_the_close_repeats_and_a_00_closes_the_batch() {
+    // A tampered copy of the 0500 is answered 63 by the switch while the
+    // real one was closed there: the 63 says nothing about this close.
+    let mut fixture = Fixture::new();
+    fixture.approved_sale(1, 1_000);
+    let batch_close = only_close(&fixture.command(close(2)));
+    for code in [ResponseCode::SecurityViolation, ResponseCode::FormatError] {
+        let effects = fixture.deliver(&close_answer(&batch_close, code));
+        assert!(effects.is_empty(), "{code:?} is ignored: {:?}", shape(&effects));
+    }
+    let effects = fixture.fire(TerminalTimer::BatchClose(batch_close.batch));
+    let repeated = only_close(&effects);
+    assert!(repeated.repeat, "the timeout repeats the close as 0501");
+    assert_eq!(repeated.trace.key(), batch_close.trace.key());
+    let effects = fixture.deliver(&close_answer(&repeated, ResponseCode::Approved));
+    assert_eq!(only_outcome(&effects), Outcome::BatchClosed { uploaded: 0 });
+    assert_eq!(fixture.terminal.batch().value(), 2);
+}

@@ -119,6 +119,9 @@ impl Terminal {
         if !waiting || response.trace.key() != close.trace.key() || response.batch != close.batch {
             return;
         }
+        if rejects_a_message(response.response) {
+            return;
+        }
         out.push(Effect::CancelTimer(TerminalTimer::BatchClose(close.batch)));
         self.close = None;
         match (sending.step, response.response) {
@@ -167,6 +170,9 @@ impl Terminal {
         let items = self.state.items(close.batch, self.config.currency);
         let item_key = items[usize::from(item) - 1].request.trace.key();
         if response.item != item || response.batch != close.batch || response.trace.key() != item_key {
+            return;
+        }
+        if rejects_a_message(response.response) {
             return;
         }
         out.push(Effect::CancelTimer(TerminalTimer::BatchUpload {
@@ -240,4 +246,13 @@ impl Terminal {
         self.show(operation, out);
         self.pump(now, out);
     }
+}
+
+/// 63 and 30 reject a message (a copy corrupted or forged on the way), not
+/// the close: another copy may have closed the batch. Such an answer is no
+/// answer; the close waits on and repeats (found by exploration, seed
+/// 22549: a tampered copy's 63 failed a close the switch had made, so the
+/// batch never closed).
+fn rejects_a_message(code: ResponseCode) -> bool {
+    matches!(code, ResponseCode::SecurityViolation | ResponseCode::FormatError)
 }
