@@ -15,9 +15,8 @@ pub mod found;
 pub mod generate;
 pub mod shrink;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-use rayon::prelude::*;
 
 use crate::check::{check, Invariant, Verdict};
 use crate::node::Bugs;
@@ -163,50 +162,61 @@ impl Summary {
 }
 
 /// Run the seeds of `options` in parallel, calling `report` for each
-/// outcome in seed order (after each batch), and sum them up.
+/// outcome in seed order, and sum them up.
+///
+/// A window of seeds is in flight at a time: a worker that finishes a seed
+/// takes the next at once (no batch waits for its slowest seed), and
+/// outcomes that arrive early wait in a reorder buffer until every lower
+/// seed is reported.
 pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -> Result<Summary, String> {
+    let jobs = options.jobs.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.jobs.max(1))
+        .num_threads(jobs)
         .build()
-        .map_err(|error| format!("cannot start {} workers: {error}", options.jobs))?;
+        .map_err(|error| format!("cannot start {jobs} workers: {error}"))?;
     let began = Instant::now();
-    let batch = (options.jobs.max(1) * 8) as u64;
     let total = options.seeds.map(|seeds| shard_len(seeds, options.shard));
+    let window = (jobs * 4) as u64;
+    let seed_at = |n: u64| options.start + options.shard.index + n * options.shard.count;
+    let (sender, receiver) = std::sync::mpsc::channel::<(u64, Result<SeedOutcome, String>)>();
+    let mut early: BTreeMap<u64, Result<SeedOutcome, String>> = BTreeMap::new();
     let mut summary = Summary::default();
-    let mut done = 0u64;
+    let (mut started, mut reported) = (0u64, 0u64);
+    let mut stopping = false;
     loop {
-        let remaining = total.map_or(batch, |total| total.saturating_sub(done).min(batch));
-        if remaining == 0 {
+        while !stopping && started - reported < window && total.is_none_or(|total| started < total) {
+            if options.time_limit.is_some_and(|limit| began.elapsed() >= limit) {
+                summary.timed_out = true;
+                stopping = true;
+                break;
+            }
+            let (sender, bugs, seed, index) =
+                (sender.clone(), options.bugs.clone(), seed_at(started), started);
+            pool.spawn(move || {
+                // The receiver outlives every task unless an error ended
+                // the run early; then nobody needs the outcome.
+                let _ = sender.send((index, run_seed(seed, &bugs)));
+            });
+            started += 1;
+        }
+        if reported == started {
             break;
         }
-        if options.time_limit.is_some_and(|limit| began.elapsed() >= limit) {
-            summary.timed_out = total.is_some_and(|total| done < total) || total.is_none();
-            break;
-        }
-        let seeds: Vec<u64> = (done..done + remaining)
-            .map(|n| options.start + options.shard.index + n * options.shard.count)
-            .collect();
-        let outcomes: Vec<Result<SeedOutcome, String>> = pool.install(|| {
-            seeds
-                .par_iter()
-                .map(|seed| run_seed(*seed, &options.bugs))
-                .collect()
-        });
-        done += remaining;
-        let mut failed = false;
-        for outcome in outcomes {
+        let (index, outcome) = receiver
+            .recv()
+            .map_err(|_| "an exploration worker stopped without an answer".to_string())?;
+        early.insert(index, outcome);
+        while let Some(outcome) = early.remove(&reported) {
+            reported += 1;
             let outcome = outcome?;
             summary.seeds += 1;
             summary.operations += outcome.operations as u64;
             summary.simulated_ms += outcome.simulated_ms;
             report(&outcome);
             if !outcome.verdict.passed() {
-                failed = true;
+                stopping |= options.stop_at_first_failure;
                 summary.failures.push(outcome);
             }
-        }
-        if failed && options.stop_at_first_failure {
-            break;
         }
     }
     summary.wall = began.elapsed();
