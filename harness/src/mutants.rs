@@ -160,7 +160,7 @@ impl MutantsReport {
     pub fn table(&self) -> String {
         let mut lines = vec![format!(
             "{:<28} {:<2} {:<34} {:>6} {:>8} {:<22} {}",
-            "bug", "", "library (scenarios failing)", "seeds", "wall", "invariant", "shrunk to"
+            "bug", "", "library (scenarios failing)", "seeds", "wall", "invariant", "shrunk (seed -> file)"
         )];
         for result in &self.bugs {
             let library = match result.library.as_slice() {
@@ -181,11 +181,11 @@ impl MutantsReport {
                     first.invariant.name().to_string(),
                     match &first.shrunk {
                         Ok(file) => format!(
-                            "{} op{}, {} fault{}",
+                            "{} -> {} ops, {} -> {} faults",
+                            file.before.operations,
                             file.after.operations,
-                            if file.after.operations == 1 { "" } else { "s" },
-                            file.after.faults,
-                            if file.after.faults == 1 { "" } else { "s" }
+                            file.before.faults,
+                            file.after.faults
                         ),
                         Err(_) => "not shrunk".to_string(),
                     },
