@@ -127,3 +127,33 @@ fn seeds_the_first_long_run_found_pass() {
         );
     }
 }
+
+#[test]
+fn stopping_at_the_first_failure_reports_the_same_seeds_on_any_number_of_workers() {
+    let run = |jobs| {
+        let mut seen = Vec::new();
+        let summary = explore(
+            &ExploreOptions {
+                jobs,
+                stop_at_first_failure: true,
+                ..options(200, &[Bug::RefundBoundUnchecked])
+            },
+            |o| seen.push(o.seed),
+        )
+        .expect("runs");
+        let failing: Vec<u64> = summary.failures.iter().map(|o| o.seed).collect();
+        (summary.seeds, seen, failing)
+    };
+    let (seeds, seen, failing) = run(1);
+    assert_eq!(failing.len(), 1, "one failure, the first");
+    assert_eq!(seen.last(), failing.last(), "nothing is reported after it");
+    assert_eq!(seeds, failing[0] + 1);
+    assert_eq!(run(2), (seeds, seen.clone(), failing.clone()));
+    assert_eq!(run(4), (seeds, seen, failing));
+}
+
+#[test]
+fn a_seed_range_past_the_largest_seed_is_an_error_not_a_wrap() {
+    let options = ExploreOptions::seeds(u64::MAX - 1, 5);
+    assert!(explore(&options, |_| {}).is_err());
+}

@@ -586,7 +586,9 @@ fn mutants(args: &MutantsArgs) -> Result<ExitCode> {
     } else {
         args.bugs.clone()
     };
-    bugs.dedup();
+    // Each bug once, in the order given.
+    let mut seen = std::collections::BTreeSet::new();
+    bugs.retain(|bug| seen.insert(*bug));
     let options = MutantsOptions {
         bugs,
         budget: args.budget,

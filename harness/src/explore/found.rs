@@ -75,7 +75,7 @@ pub fn shrink_seed(
     let shrunk = shrink(&plan, invariant, budget);
     let name = name_of(seed, invariant, bugs);
     let mut description = format!(
-        "Found by payfault explore: seed {seed}{} violates {invariant}. Shrunk from {} to {} in {} runs.",
+        "Found by payfault explore: seed {seed}{} violates {invariant}. Shrunk from {} to {} in {} runs{}.",
         if bugs.is_empty() {
             String::new()
         } else {
@@ -87,6 +87,11 @@ pub fn shrink_seed(
         shrunk.before,
         shrunk.after,
         shrunk.runs,
+        if shrunk.budget_exhausted {
+            " (the run budget ran out: it may shrink further)"
+        } else {
+            ""
+        },
     );
     description.push_str(&format!(
         " Replay the seed itself with: {}.",
@@ -100,20 +105,21 @@ pub fn shrink_seed(
     };
     let text = write(&shrunk.plan, &header)?;
     let expected = run(&shrunk.plan)?;
-    std::fs::create_dir_all(out_dir).map_err(|error| format!("creating {}: {error}", out_dir.display()))?;
+    // Checked as a file would be run before it is kept: parse the text
+    // under the file's name, run it, and require the shrunk run's trace and
+    // invariant.
     let path = out_dir.join(format!("{name}.toml"));
-    std::fs::write(&path, &text).map_err(|error| format!("writing {}: {error}", path.display()))?;
-    let loaded = scenario::load(&path).map_err(|error| error.to_string())?;
+    let loaded = scenario::parse(&path.display().to_string(), &text).map_err(|errors| errors.to_string())?;
     let report = scenario::run(&loaded, &RunOptions::default())?;
     let violated: Vec<Invariant> = report.violations.iter().map(|v| v.invariant).collect();
     if report.trace_hash != expected.trace_hash.to_string() || !violated.contains(&invariant) {
         return Err(format!(
-            "{} does not replay the shrunk run (trace {} instead of {}, violated {violated:?})",
-            path.display(),
-            report.trace_hash,
-            expected.trace_hash,
+            "the written scenario of seed {seed} does not replay the shrunk run (trace {} instead of {}, violated {violated:?}); not kept",
+            report.trace_hash, expected.trace_hash,
         ));
     }
+    std::fs::create_dir_all(out_dir).map_err(|error| format!("creating {}: {error}", out_dir.display()))?;
+    std::fs::write(&path, &text).map_err(|error| format!("writing {}: {error}", path.display()))?;
     std::fs::create_dir_all(report_dir)
         .map_err(|error| format!("creating {}: {error}", report_dir.display()))?;
     let report_path = report_dir.join(format!("{name}.md"));

@@ -177,12 +177,24 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
     let began = Instant::now();
     let total = options.seeds.map(|seeds| shard_len(seeds, options.shard));
     let window = (jobs * 4) as u64;
-    let seed_at = |n: u64| options.start + options.shard.index + n * options.shard.count;
+    let seed_at = |n: u64| {
+        n.checked_mul(options.shard.count)
+            .and_then(|offset| offset.checked_add(options.shard.index))
+            .and_then(|offset| offset.checked_add(options.start))
+            .ok_or_else(|| format!("the seed range from {} runs past the largest seed", options.start))
+    };
+    if let Some(total) = total.filter(|total| *total > 0) {
+        seed_at(total - 1)?;
+    }
     let (sender, receiver) = std::sync::mpsc::channel::<(u64, Result<SeedOutcome, String>)>();
     let mut early: BTreeMap<u64, Result<SeedOutcome, String>> = BTreeMap::new();
     let mut summary = Summary::default();
     let (mut started, mut reported) = (0u64, 0u64);
     let mut stopping = false;
+    // With `stop_at_first_failure`, the seeds after the first failure that
+    // were already in flight are drained unreported, so that what is
+    // reported does not depend on the number of workers.
+    let mut last_reported: Option<u64> = None;
     loop {
         while !stopping && started - reported < window && total.is_none_or(|total| started < total) {
             if options.time_limit.is_some_and(|limit| began.elapsed() >= limit) {
@@ -191,11 +203,15 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
                 break;
             }
             let (sender, bugs, seed, index) =
-                (sender.clone(), options.bugs.clone(), seed_at(started), started);
+                (sender.clone(), options.bugs.clone(), seed_at(started)?, started);
             pool.spawn(move || {
-                // The receiver outlives every task unless an error ended
-                // the run early; then nobody needs the outcome.
-                let _ = sender.send((index, run_seed(seed, &bugs)));
+                // A panic in a node or the world becomes this seed's error
+                // (rayon would abort the process). The receiver outlives
+                // every task unless an error ended the run early; then
+                // nobody needs the outcome.
+                let outcome = std::panic::catch_unwind(|| run_seed(seed, &bugs))
+                    .unwrap_or_else(|panic| Err(format!("seed {seed} panicked: {}", panic_text(&*panic))));
+                let _ = sender.send((index, outcome));
             });
             started += 1;
         }
@@ -208,13 +224,19 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
         early.insert(index, outcome);
         while let Some(outcome) = early.remove(&reported) {
             reported += 1;
+            if last_reported.is_some_and(|last| reported > last + 1) {
+                continue;
+            }
             let outcome = outcome?;
             summary.seeds += 1;
             summary.operations += outcome.operations as u64;
             summary.simulated_ms += outcome.simulated_ms;
             report(&outcome);
             if !outcome.verdict.passed() {
-                stopping |= options.stop_at_first_failure;
+                if options.stop_at_first_failure {
+                    stopping = true;
+                    last_reported = Some(reported - 1);
+                }
                 summary.failures.push(outcome);
             }
         }
@@ -223,8 +245,17 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
     Ok(summary)
 }
 
+/// The message of a caught panic.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
 /// How many of `seeds` seeds fall to `shard`.
-fn shard_len(seeds: u64, shard: Shard) -> u64 {
+pub fn shard_len(seeds: u64, shard: Shard) -> u64 {
     seeds / shard.count + u64::from(seeds % shard.count > shard.index)
 }
 

@@ -255,20 +255,22 @@ fn add_fault(faults: &mut FaultPlan, part: &Part) {
     }
 }
 
-/// Limits on one shrink.
+/// Limits on one shrink. The number of runs decides where a shrink stops,
+/// so that the same failure always shrinks to the same file; a wall-time
+/// limit, when given, trades that for a bound on time.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
     /// Most candidate runs.
     pub runs_max: usize,
-    /// Most wall time.
-    pub wall_max: Duration,
+    /// Most wall time (`None`: no limit but the runs).
+    pub wall_max: Option<Duration>,
 }
 
 impl Default for Budget {
     fn default() -> Budget {
         Budget {
             runs_max: 600,
-            wall_max: Duration::from_secs(60),
+            wall_max: None,
         }
     }
 }
@@ -295,23 +297,31 @@ struct Shrinker {
     budget: Budget,
     began: Instant,
     runs: usize,
+    /// A candidate was refused for want of budget.
+    cut_short: bool,
 }
 
 impl Shrinker {
     fn exhausted(&self) -> bool {
-        self.runs >= self.budget.runs_max || self.began.elapsed() >= self.budget.wall_max
+        self.runs >= self.budget.runs_max
+            || self
+                .budget
+                .wall_max
+                .is_some_and(|wall| self.began.elapsed() >= wall)
     }
 
     /// Whether `plan` still violates the invariant (false once the budget
-    /// is spent, so that nothing more is taken).
+    /// is spent, so that nothing more is taken). A candidate that makes the
+    /// world panic or fail to run does not count as the same failure.
     fn fails(&mut self, plan: &WorldPlan) -> bool {
         if self.exhausted() {
+            self.cut_short = true;
             return false;
         }
         self.runs += 1;
-        match run(plan) {
-            Ok(result) => check(&result.history).violated().contains(&self.invariant),
-            Err(_) => false,
+        match std::panic::catch_unwind(|| run(plan)) {
+            Ok(Ok(result)) => check(&result.history).violated().contains(&self.invariant),
+            Ok(Err(_)) | Err(_) => false,
         }
     }
 
@@ -590,6 +600,7 @@ pub fn shrink(plan: &WorldPlan, invariant: Invariant, budget: Budget) -> Shrunk 
         budget,
         began: Instant::now(),
         runs: 0,
+        cut_short: false,
     };
     let mut base = plan.clone();
     base.keep_events = false;
@@ -608,7 +619,7 @@ pub fn shrink(plan: &WorldPlan, invariant: Invariant, budget: Budget) -> Shrunk 
         invariant,
         before,
         runs: shrinker.runs,
-        budget_exhausted: shrinker.exhausted(),
+        budget_exhausted: shrinker.cut_short,
     }
 }
 

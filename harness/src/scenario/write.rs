@@ -587,9 +587,21 @@ fn merchant_state(state: MerchantState) -> &'static str {
     }
 }
 
-/// A TOML basic string.
+/// A TOML basic string: quotes, backslashes and every control character
+/// (DEL included) escaped.
 fn quote(text: &str) -> String {
-    serde_json::to_string(text).expect("a string serialises")
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// `text` in lines of at most `width` characters, for a `"""` string
@@ -622,6 +634,13 @@ mod tests {
         assert_eq!(signed_duration(-2_000), "-2s");
         assert_eq!(rate(50_000), "5%");
         assert_eq!(rate(1_234), "1234ppm");
+    }
+
+    #[test]
+    fn quoted_strings_escape_what_toml_forbids_raw() {
+        assert_eq!(quote("a\"b\\c\u{7f}\n"), "\"a\\\"b\\\\c\\u007F\\u000A\"");
+        let parsed: toml::Value = toml::from_str(&format!("x = {}", quote("a\"b\\c\u{7f}\n"))).unwrap();
+        assert_eq!(parsed["x"].as_str(), Some("a\"b\\c\u{7f}\n"));
     }
 
     #[test]
