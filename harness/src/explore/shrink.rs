@@ -165,31 +165,12 @@ pub fn parts(plan: &WorldPlan) -> Vec<Part> {
 pub fn assemble(base: &WorldPlan, parts: &[Part]) -> WorldPlan {
     let mut plan = base.clone();
     plan.faults = FaultPlan::default();
-    let steps: Vec<&Step> = parts
+    let parts = live(parts.to_vec());
+    let kept: Vec<&Step> = parts
         .iter()
         .filter_map(|part| match part {
             Part::Step(step) => Some(step),
             _ => None,
-        })
-        .collect();
-    let sales: Vec<OperationId> = steps
-        .iter()
-        .filter_map(|step| match &step.item {
-            WorkItem::Terminal {
-                command: TerminalCommand::Sale { operation, .. },
-                ..
-            } => Some(*operation),
-            _ => None,
-        })
-        .collect();
-    let kept: Vec<&Step> = steps
-        .into_iter()
-        .filter(|step| match &step.item {
-            WorkItem::Terminal {
-                command: TerminalCommand::Refund { original, .. } | TerminalCommand::Void { original, .. },
-                ..
-            } => sales.contains(original),
-            _ => true,
         })
         .collect();
     let mut renumbered: BTreeMap<OperationId, OperationId> = BTreeMap::new();
@@ -203,10 +184,44 @@ pub fn assemble(base: &WorldPlan, parts: &[Part]) -> WorldPlan {
         .enumerate()
         .map(|(index, step)| renumber(step, OperationId(index as u32 + 1), &renumbered))
         .collect();
-    for part in parts {
+    for part in &parts {
         add_fault(&mut plan.faults, part);
     }
     plan
+}
+
+/// The parts [`assemble`] keeps: a refund or void whose sale is not among
+/// the parts goes.
+fn live(parts: Vec<Part>) -> Vec<Part> {
+    let sales: Vec<OperationId> = parts
+        .iter()
+        .filter_map(|part| match part {
+            Part::Step(Step {
+                item:
+                    WorkItem::Terminal {
+                        command: TerminalCommand::Sale { operation, .. },
+                        ..
+                    },
+                ..
+            }) => Some(*operation),
+            _ => None,
+        })
+        .collect();
+    parts
+        .into_iter()
+        .filter(|part| match part {
+            Part::Step(Step {
+                item:
+                    WorkItem::Terminal {
+                        command:
+                            TerminalCommand::Refund { original, .. } | TerminalCommand::Void { original, .. },
+                        ..
+                    },
+                ..
+            }) => sales.contains(original),
+            _ => true,
+        })
+        .collect()
 }
 
 fn renumber(step: &Step, place: OperationId, renumbered: &BTreeMap<OperationId, OperationId>) -> Step {
@@ -299,6 +314,8 @@ struct Shrinker {
     runs: usize,
     /// A candidate was refused for want of budget.
     cut_short: bool,
+    /// The plan with no part at all was run already.
+    empty_tried: bool,
 }
 
 impl Shrinker {
@@ -326,14 +343,20 @@ impl Shrinker {
     }
 
     /// Delta debugging: a 1-minimal sublist of `parts` (within the budget).
-    fn ddmin(&mut self, base: &WorldPlan, mut parts: Vec<Part>) -> Vec<Part> {
-        if !parts.is_empty() && self.fails(&assemble(base, &[])) {
-            return Vec::new();
+    fn ddmin(&mut self, base: &WorldPlan, parts: Vec<Part>) -> Vec<Part> {
+        let mut parts = live(parts);
+        if !parts.is_empty() && !self.empty_tried {
+            self.empty_tried = true;
+            if self.fails(&assemble(base, &[])) {
+                return Vec::new();
+            }
         }
         let mut granularity = 2usize;
         while parts.len() >= 2 && !self.exhausted() {
             let chunk = parts.len().div_ceil(granularity);
             let chunks: Vec<Vec<Part>> = parts.chunks(chunk).map(<[Part]>::to_vec).collect();
+            // Rounding may give fewer chunks than asked for.
+            granularity = chunks.len();
             let mut reduced = None;
             for (index, subset) in chunks.iter().enumerate() {
                 if chunks.len() > 2 && self.fails(&assemble(base, subset)) {
@@ -353,7 +376,9 @@ impl Shrinker {
             }
             match reduced {
                 Some((smaller, next)) => {
-                    parts = smaller;
+                    // What the plan would leave out anyway (a refund whose
+                    // sale went) is no part to test again.
+                    parts = live(smaller);
                     granularity = next;
                 }
                 None if granularity >= parts.len() => break,
@@ -601,6 +626,7 @@ pub fn shrink(plan: &WorldPlan, invariant: Invariant, budget: Budget) -> Shrunk 
         began: Instant::now(),
         runs: 0,
         cut_short: false,
+        empty_tried: false,
     };
     let mut base = plan.clone();
     base.keep_events = false;
