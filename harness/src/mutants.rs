@@ -7,7 +7,7 @@
 //! (within a budget), which invariant that failure violates, and how small
 //! it shrinks. The mutation score is the share of bugs caught by both.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -390,6 +390,6 @@ pub fn load_library(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
     let files = scenario::find_files(paths)?;
     files
         .iter()
-        .map(|path: &PathBuf| scenario::load(Path::new(path)).map_err(|error| error.to_string()))
+        .map(|path| scenario::load(path).map_err(|error| error.to_string()))
         .collect()
 }

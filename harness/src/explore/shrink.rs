@@ -24,7 +24,7 @@ use crate::node::terminal::TerminalCommand;
 use crate::node::OperationId;
 use crate::sim::driver::{ArmedCrash, ClockModel};
 use crate::sim::faults::{MessageAction, MessageRule, RandomMessageFaults, TimedInjection};
-use crate::sim::topology::Topology;
+use crate::sim::topology::terminal_links;
 use crate::sim::world::{run, FaultPlan, LinkPartition, Step, TimedCrash, WorkItem, WorldPlan};
 
 /// One operation or one fault of a plan.
@@ -427,14 +427,8 @@ impl Shrinker {
                 .filter(|t| t.terminal.as_str() != terminal)
                 .cloned()
                 .collect();
-            let mut topology = Topology {
-                terminals: candidate.terminals.clone(),
-                switch: candidate.switch.clone(),
-                banks: candidate.banks.clone(),
-            };
-            topology.set_terminals(others);
-            candidate.terminals = topology.terminals;
-            candidate.switch = topology.switch;
+            candidate.switch.terminals = terminal_links(&others);
+            candidate.terminals = others;
             if self.fails(&assemble(&candidate, &kept)) {
                 base = candidate;
                 parts = kept;

@@ -154,7 +154,8 @@ pub fn terminal_config(terminal: TerminalId, merchant: MerchantId) -> TerminalCo
     config
 }
 
-fn terminal_links(terminals: &[TerminalConfig]) -> Vec<TerminalLink> {
+/// The switch's view of `terminals`: id, merchant and MAC key of each.
+pub fn terminal_links(terminals: &[TerminalConfig]) -> Vec<TerminalLink> {
     terminals
         .iter()
         .map(|config| TerminalLink {
