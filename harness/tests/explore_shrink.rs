@@ -103,9 +103,12 @@ fn a_planted_bug_is_found_shrunk_and_written_as_a_scenario_that_replays_it() {
     fixed.bugs.clear();
     fixed.plan = {
         let mut plan = fixed.plan.clone();
-        plan.terminals.iter_mut().for_each(|t| t.bugs = Bugs::none());
-        plan.switch.bugs = Bugs::none();
-        plan.banks.iter_mut().for_each(|b| b.bugs = Bugs::none());
+        plan.topology
+            .terminals
+            .iter_mut()
+            .for_each(|t| t.bugs = Bugs::none());
+        plan.topology.switch.bugs = Bugs::none();
+        plan.topology.banks.iter_mut().for_each(|b| b.bugs = Bugs::none());
         plan
     };
     let report = scenario::run(&fixed, &RunOptions::default()).expect("runs");

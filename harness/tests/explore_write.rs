@@ -3,8 +3,8 @@
 
 use payfault::explore::generate::generate;
 use payfault::node::{Bug, Bugs};
+use payfault::run::{run, RunOptions};
 use payfault::scenario::write::{write, Header};
-use payfault::sim::world::run;
 
 fn header(seed: u64, bugs: &[Bug]) -> Header {
     Header {
@@ -41,8 +41,8 @@ fn a_written_scenario_replays_its_run_with_the_same_trace_hash() {
         let plan = generate(seed, &Bugs::none());
         let text = write(&plan, &header(seed, &[])).expect("writes");
         let scenario = payfault::scenario::parse("seed.toml", &text).expect("parses");
-        let original = run(&plan).expect("runs");
-        let replayed = run(&scenario.plan).expect("runs");
+        let original = run(&plan, &RunOptions::hashed(&Bugs::none())).expect("runs");
+        let replayed = run(&scenario.plan, &RunOptions::hashed(&Bugs::none())).expect("runs");
         assert_eq!(original.trace_hash, replayed.trace_hash, "seed {seed}:\n{text}");
     }
 }

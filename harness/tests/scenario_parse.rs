@@ -89,7 +89,12 @@ fn the_valid_example_parses() {
     assert_eq!(scenario.plan.workload.len(), 2);
     assert_eq!(scenario.expectations.len(), 1);
     assert_eq!(scenario.plan.faults.crash_points.len(), 1);
-    assert_eq!(scenario.plan.faults.links["bank-a"].random.drop_ppm, 50_000);
+    assert_eq!(
+        scenario.plan.faults.links[&scenario.plan.topology.link_named("bank-a").unwrap()]
+            .random
+            .drop_ppm,
+        50_000
+    );
 }
 
 #[test]
@@ -231,11 +236,11 @@ fn a_field_that_does_not_apply_is_an_error() {
 
 #[test]
 fn resend_is_a_late_retransmission_and_needs_a_delay() {
-    use payfault::sim::faults::MessageAction;
+    use payfault::plan::MessageAction;
     let text = VALID.replace("action = \"drop\"", "action = \"resend\"\ndelay = \"6s\"");
     let scenario = parse("test.toml", &text).unwrap();
     assert_eq!(
-        scenario.plan.faults.links["TERM0001"].rules[0].action,
+        scenario.plan.faults.links[&scenario.plan.topology.link_named("TERM0001").unwrap()].rules[0].action,
         MessageAction::Resend { delay_ms: 6_000 }
     );
     let text = VALID.replace("action = \"drop\"", "action = \"resend\"");
@@ -340,6 +345,7 @@ fn terminals_replace_the_built_in_ones_and_a_new_merchant_opens() {
     let scenario = parse("test.toml", TOPOLOGY_AND_HOSTILE).unwrap();
     let terminals: Vec<String> = scenario
         .plan
+        .topology
         .terminals
         .iter()
         .map(|t| t.terminal.to_string())
@@ -347,23 +353,24 @@ fn terminals_replace_the_built_in_ones_and_a_new_merchant_opens() {
     assert_eq!(terminals, ["TERM0001", "TERM0003"]);
     let switch_terminals: Vec<String> = scenario
         .plan
+        .topology
         .switch
         .terminals
         .iter()
         .map(|t| t.terminal.to_string())
         .collect();
     assert_eq!(switch_terminals, terminals, "the switch knows the same terminals");
-    let merchant = scenario.plan.banks[0]
+    let merchant = scenario.plan.topology.banks[0]
         .merchants
         .iter()
         .find(|m| m.id.as_str() == "MERCHANT0000003")
         .expect("the new merchant");
     assert_eq!(merchant.balance.minor_units(), 10_00);
-    let faults = &scenario.plan.faults.links["TERM0003"];
+    let faults = &scenario.plan.faults.links[&scenario.plan.topology.link_named("TERM0003").unwrap()];
     assert_eq!(faults.injections.len(), 1);
     assert!(matches!(
         faults.rules[0].action,
-        payfault::sim::faults::MessageAction::Resend { delay_ms: 4_000 }
+        payfault::plan::MessageAction::Resend { delay_ms: 4_000 }
     ));
 }
 

@@ -11,13 +11,13 @@ use payfault::check::{check, Invariant, Verdict};
 use payfault::history::Account;
 use payfault::node::terminal::{Card, TerminalCommand};
 use payfault::node::{Bug, Bugs, OperationId, Outcome};
-use payfault::sim::driver::ArmedCrash;
-use payfault::sim::faults::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
-use payfault::sim::proxy::FaultProxy;
-use payfault::sim::topology::Topology;
-use payfault::sim::world::{
-    run, FaultPlan, LinkPartition, RunResult, Step, TimedCrash, Timing, WorkItem, WorldPlan,
+use payfault::plan::topology::Topology;
+use payfault::plan::{
+    ArmedCrash, FaultPlan, HostId, LinkId, LinkPartition, Plan, Step, TimedCrash, Timing, WorkItem,
 };
+use payfault::plan::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
+use payfault::sim::proxy::FaultProxy;
+use payfault::sim::{run, RunResult, SimOptions};
 use payfault::wire::types::{Expiry, MerchantId, Money, Pan, ResponseCode, TerminalId};
 use payfault::wire::{Message, Mti};
 
@@ -28,6 +28,16 @@ const TERM2: &str = "TERM0002";
 const BANK: &str = "bank-a";
 /// 1,000.00 EUR, active, no limits.
 const RICH: &str = "4111110000000001";
+
+/// The link of a terminal or bank of the built-in topology.
+fn link_id(name: &str) -> LinkId {
+    Topology::standard().link_named(name).expect("a built-in link")
+}
+
+/// A host of the built-in topology.
+fn host_id(name: &str) -> HostId {
+    Topology::standard().host_named(name).expect("a built-in host")
+}
 
 fn terminal(name: &str) -> TerminalId {
     TerminalId::new(name).unwrap()
@@ -128,7 +138,7 @@ impl Case {
 
     /// Do `action` to messages of `link` (a terminal or bank id).
     fn rule(mut self, link: &str, matching: MessageMatch, action: MessageAction) -> Case {
-        let faults = self.faults.links.entry(link.to_string()).or_default();
+        let faults = self.faults.links.entry(link_id(link)).or_default();
         faults.rules.push(MessageRule {
             matching,
             action,
@@ -144,7 +154,7 @@ impl Case {
 
     fn crash_point(mut self, host: &str, point: &str, restart_after_ms: u64) -> Case {
         self.faults.crash_points.push(ArmedCrash {
-            host: host.into(),
+            host: host_id(host),
             point: point.into(),
             nth: 1,
             restart_after_ms: Some(restart_after_ms),
@@ -155,14 +165,14 @@ impl Case {
     fn run(&self, bugs: &[Bug]) -> RunResult {
         let mut topology = Topology::standard();
         topology.set_bugs(&Bugs::of(bugs.iter().copied()));
-        let plan = WorldPlan::new(
-            self.seed,
+        let plan = Plan {
+            seed: self.seed,
             topology,
-            self.workload.clone(),
-            self.faults.clone(),
-            self.timing,
-        );
-        run(&plan).expect("the world runs")
+            workload: self.workload.clone(),
+            faults: self.faults.clone(),
+            timing: self.timing,
+        };
+        run(&plan, &SimOptions::default()).expect("the world runs")
     }
 }
 
@@ -498,7 +508,7 @@ fn stan_not_persisted_breaks_customer_view() {
         vec![sale(1, 100, TERM1, "12.50"), sale(2, 3_000, TERM1, "7.00")],
     );
     case.faults.crashes.push(TimedCrash {
-        host: TERM1.into(),
+        host: host_id(TERM1),
         at_ms: 2_000,
         restart_after_ms: Some(200),
     });
@@ -527,7 +537,7 @@ fn reversal_queue_gives_up_breaks_customer_view() {
     let mut case =
         Case::new(16_000, vec![sale(1, 100, TERM1, "12.50")]).drop_nth(TERM1, Direction::Response, 210, 1);
     case.faults.partitions.push(LinkPartition {
-        link: TERM1.into(),
+        link: link_id(TERM1),
         from_ms: 1_000,
         until_ms: Some(15_000),
     });
@@ -666,7 +676,7 @@ fn mac_not_verified_breaks_customer_view() {
             offset: Some(AMOUNT_DIGIT_OFFSET),
         },
     );
-    case.seed = seed_corrupting_amount_to_a_digit(&case.faults.links[TERM1]);
+    case.seed = seed_corrupting_amount_to_a_digit(&case.faults.links[&link_id(TERM1)]);
     let clean = case.run(&[]);
     assert_clean(&clean, |r| {
         // The corrupted request is rejected with 63; the terminal cannot know

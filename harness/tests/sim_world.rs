@@ -4,9 +4,10 @@
 use payfault::check::{check, Invariant};
 use payfault::node::terminal::{Card, TerminalCommand};
 use payfault::node::{Bug, Bugs, OperationId, Outcome};
-use payfault::sim::faults::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
-use payfault::sim::topology::Topology;
-use payfault::sim::world::{run, FaultPlan, RunResult, Step, Timing, WorkItem, WorldPlan};
+use payfault::plan::topology::Topology;
+use payfault::plan::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
+use payfault::plan::{FaultPlan, HostId, LinkId, Plan, Step, Timing, WorkItem};
+use payfault::sim::{run, RunResult, SimOptions};
 use payfault::wire::types::{Expiry, Money, Pan, TerminalId};
 
 fn terminal() -> TerminalId {
@@ -34,10 +35,10 @@ fn sale(operation: u32, at_ms: u64, amount: &str) -> Step {
     }
 }
 
-fn plan(seed: u64, workload: Vec<Step>, faults: FaultPlan, bugs: Bugs) -> WorldPlan {
+fn plan(seed: u64, workload: Vec<Step>, faults: FaultPlan, bugs: Bugs) -> Plan {
     let mut topology = Topology::standard();
     topology.set_bugs(&bugs);
-    WorldPlan::new(
+    Plan::new(
         seed,
         topology,
         workload,
@@ -53,7 +54,7 @@ fn plan(seed: u64, workload: Vec<Step>, faults: FaultPlan, bugs: Bugs) -> WorldP
 fn drop_first_approval() -> FaultPlan {
     let mut faults = FaultPlan::default();
     faults.links.insert(
-        "TERM0001".into(),
+        LinkId::Terminal(TerminalId::new("TERM0001").unwrap()),
         LinkFaults {
             rules: vec![MessageRule {
                 matching: MessageMatch {
@@ -94,12 +95,15 @@ fn trace_text(result: &RunResult) -> String {
 
 #[test]
 fn an_approved_sale_is_shown_approved_and_paid_out_at_end_of_day() {
-    let result = run(&plan(
-        1,
-        vec![sale(1, 100, "12.50 EUR")],
-        FaultPlan::default(),
-        Bugs::none(),
-    ))
+    let result = run(
+        &plan(
+            1,
+            vec![sale(1, 100, "12.50 EUR")],
+            FaultPlan::default(),
+            Bugs::none(),
+        ),
+        &SimOptions::default(),
+    )
     .unwrap();
     let verdict = check(&result.history);
     assert!(
@@ -127,12 +131,15 @@ fn an_approved_sale_is_shown_approved_and_paid_out_at_end_of_day() {
 
 #[test]
 fn a_lost_approval_is_reversed_and_the_card_nets_to_zero() {
-    let result = run(&plan(
-        2,
-        vec![sale(1, 100, "12.50 EUR")],
-        drop_first_approval(),
-        Bugs::none(),
-    ))
+    let result = run(
+        &plan(
+            2,
+            vec![sale(1, 100, "12.50 EUR")],
+            drop_first_approval(),
+            Bugs::none(),
+        ),
+        &SimOptions::default(),
+    )
     .unwrap();
     let text = trace_text(&result);
     assert!(text.contains("DROP 0210"), "{text}");
@@ -149,12 +156,10 @@ fn a_lost_approval_is_reversed_and_the_card_nets_to_zero() {
 #[test]
 fn the_checker_catches_a_terminal_that_shows_a_timeout_as_a_decline() {
     let bugs = Bugs::of([Bug::TerminalTimeoutAsDecline]);
-    let result = run(&plan(
-        2,
-        vec![sale(1, 100, "12.50 EUR")],
-        drop_first_approval(),
-        bugs,
-    ))
+    let result = run(
+        &plan(2, vec![sale(1, 100, "12.50 EUR")], drop_first_approval(), bugs),
+        &SimOptions::default(),
+    )
     .unwrap();
     let verdict = check(&result.history);
     assert!(
@@ -175,14 +180,14 @@ fn the_same_seed_gives_the_same_trace() {
             Bugs::none(),
         )
     };
-    let first = run(&make()).unwrap();
-    let second = run(&make()).unwrap();
+    let first = run(&make(), &SimOptions::default()).unwrap();
+    let second = run(&make(), &SimOptions::default()).unwrap();
     assert_eq!(first.trace_hash, second.trace_hash);
     assert_eq!(trace_text(&first), trace_text(&second));
 }
 
-fn hostile_plan(bugs: Bugs) -> WorldPlan {
-    use payfault::sim::faults::{Injection, TimedInjection};
+fn hostile_plan(bugs: Bugs) -> Plan {
+    use payfault::plan::{Injection, TimedInjection};
     let mut faults = FaultPlan::default();
     let injections = [
         Injection::Replay { nth: 1 },
@@ -197,7 +202,7 @@ fn hostile_plan(bugs: Bugs) -> WorldPlan {
     })
     .collect();
     faults.links.insert(
-        "TERM0001".into(),
+        LinkId::Terminal(TerminalId::new("TERM0001").unwrap()),
         LinkFaults {
             injections,
             ..LinkFaults::default()
@@ -208,7 +213,7 @@ fn hostile_plan(bugs: Bugs) -> WorldPlan {
 
 #[test]
 fn a_hostile_host_replaying_tampering_and_forging_moves_no_money() {
-    let result = run(&hostile_plan(Bugs::none())).unwrap();
+    let result = run(&hostile_plan(Bugs::none()), &SimOptions::default()).unwrap();
     let text = trace_text(&result);
     assert_eq!(text.matches("HOSTILE").count(), 3, "{text}");
     let verdict = check(&result.history);
@@ -227,7 +232,11 @@ fn a_hostile_host_replaying_tampering_and_forging_moves_no_money() {
 
 #[test]
 fn with_mac_verification_off_the_forgery_moves_money_and_is_caught() {
-    let result = run(&hostile_plan(Bugs::of([Bug::MacNotVerified]))).unwrap();
+    let result = run(
+        &hostile_plan(Bugs::of([Bug::MacNotVerified])),
+        &SimOptions::default(),
+    )
+    .unwrap();
     let verdict = check(&result.history);
     assert!(
         verdict.violated().contains(&Invariant::ExplainedMoney),
@@ -241,13 +250,17 @@ fn with_mac_verification_off_the_forgery_moves_money_and_is_caught() {
 fn a_terminal_clock_a_day_ahead_dates_its_transactions_a_day_later() {
     let mut faults = FaultPlan::default();
     faults.clocks.insert(
-        "TERM0001".into(),
-        payfault::sim::driver::ClockModel {
+        HostId::Terminal(TerminalId::new("TERM0001").unwrap()),
+        payfault::plan::ClockModel {
             offset_ms: 86_400_000,
             drift_ppm: 0,
         },
     );
-    let result = run(&plan(4, vec![sale(1, 100, "12.50 EUR")], faults, Bugs::none())).unwrap();
+    let result = run(
+        &plan(4, vec![sale(1, 100, "12.50 EUR")], faults, Bugs::none()),
+        &SimOptions::default(),
+    )
+    .unwrap();
     let verdict = check(&result.history);
     assert!(verdict.passed(), "{:#?}", verdict.violations);
     let key = result

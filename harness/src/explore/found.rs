@@ -11,10 +11,10 @@ use super::generate::generate;
 use super::shrink::{shrink, Budget, Size};
 use crate::check::Invariant;
 use crate::node::{Bug, Bugs};
+use crate::run::run;
 use crate::scenario::write::{write, Header};
 use crate::scenario::{self, RunOptions};
 use crate::sim::trace::TraceHash;
-use crate::sim::world::run;
 
 /// A failure written to a scenario file.
 #[derive(Debug, Clone)]
@@ -104,7 +104,8 @@ pub fn shrink_seed(
         bugs: bugs.to_vec(),
     };
     let text = write(&shrunk.plan, &header)?;
-    let expected = run(&shrunk.plan)?;
+    let expected = run(&shrunk.plan, &crate::run::RunOptions::hashed(&Bugs::none()))
+        .map_err(|error| error.to_string())?;
     // Checked as a file would be run before it is kept: parse the text
     // under the file's name, run it, and require the shrunk run's trace and
     // invariant.

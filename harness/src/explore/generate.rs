@@ -10,13 +10,13 @@ use rand_chacha::ChaCha8Rng;
 use crate::node::bank::{BankCommand, CardState, MerchantState};
 use crate::node::terminal::{Card, TerminalCommand};
 use crate::node::{all_crash_points, Bugs, OperationId};
-use crate::sim::driver::{ArmedCrash, ClockModel};
-use crate::sim::faults::{
+use crate::plan::topology::{merchant_account, terminal_config, Topology};
+use crate::plan::{ArmedCrash, ClockModel, HostId};
+use crate::plan::{
     Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule, RandomMessageFaults,
     TimedInjection,
 };
-use crate::sim::topology::{merchant_account, terminal_config, Topology};
-use crate::sim::world::{FaultPlan, LinkPartition, Step, TimedCrash, Timing, WorkItem, WorldPlan};
+use crate::plan::{FaultPlan, LinkPartition, Plan, Step, TimedCrash, Timing, WorkItem};
 use crate::wire::types::{Amount, Currency, MerchantId, Money, TerminalId};
 
 /// Which fault kinds a seed uses (swarm testing).
@@ -441,22 +441,6 @@ fn bank_command(rng: &mut ChaCha8Rng, topology: &Topology, at_ms: u64) -> Step {
     }
 }
 
-fn links(topology: &Topology) -> Vec<String> {
-    let mut links: Vec<String> = topology
-        .terminals
-        .iter()
-        .map(|t| t.terminal.to_string())
-        .collect();
-    links.extend(topology.banks.iter().map(|bank| bank.id.0.clone()));
-    links
-}
-
-fn hosts(topology: &Topology) -> Vec<String> {
-    let mut hosts = links(topology);
-    hosts.push(crate::sim::world::SWITCH_HOST.to_string());
-    hosts
-}
-
 fn random_message_faults(rng: &mut ChaCha8Rng) -> RandomMessageFaults {
     let mut rate = |max: u32| {
         if rng.random_bool(0.6) {
@@ -544,7 +528,7 @@ fn hostile_injections(rng: &mut ChaCha8Rng, fault_phase_ms: u64) -> Vec<TimedInj
 fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) -> FaultPlan {
     let swarm = draw_swarm(rng);
     let mut faults = FaultPlan::default();
-    for link in links(topology) {
+    for link in topology.links() {
         let mut link_faults = LinkFaults::default();
         if swarm.random_messages && rng.random_bool(0.7) {
             let random = random_message_faults(rng);
@@ -564,17 +548,19 @@ fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) ->
             faults.links.insert(link, link_faults);
         }
     }
-    let hosts = hosts(topology);
+    let hosts = topology.hosts();
     if swarm.crash_points {
         let points = all_crash_points();
         for _ in 0..rng.random_range(1..=3) {
             let (kind, point) = points[rng.random_range(0..points.len())];
             let host = match kind {
-                "terminal" => topology.terminals[rng.random_range(0..topology.terminals.len())]
-                    .terminal
-                    .to_string(),
-                "switch" => crate::sim::world::SWITCH_HOST.to_string(),
-                _ => topology.banks[0].id.0.clone(),
+                "terminal" => HostId::Terminal(
+                    topology.terminals[rng.random_range(0..topology.terminals.len())]
+                        .terminal
+                        .clone(),
+                ),
+                "switch" => HostId::Switch,
+                _ => HostId::Bank(topology.banks[0].id.clone()),
             };
             let restart_after_ms = rng.random_bool(0.8).then(|| rng.random_range(50..=5_000));
             faults.crash_points.push(ArmedCrash {
@@ -597,7 +583,7 @@ fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) ->
         }
     }
     if swarm.partitions {
-        let links = links(topology);
+        let links = topology.links();
         for _ in 0..rng.random_range(1..=2) {
             let from_ms = rng.random_range(0..fault_phase_ms);
             let until_ms = rng
@@ -625,7 +611,7 @@ fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) ->
 }
 
 /// The whole run of `seed`, with `bugs` switched on.
-pub fn generate(seed: u64, bugs: &Bugs) -> WorldPlan {
+pub fn generate(seed: u64, bugs: &Bugs) -> Plan {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut topology = Topology::standard();
     terminals(&mut rng, &mut topology);
@@ -644,7 +630,11 @@ pub fn generate(seed: u64, bugs: &Bugs) -> WorldPlan {
         close_batches_at_end,
         ..Timing::default()
     };
-    let mut plan = WorldPlan::new(seed, topology, workload, faults, timing);
-    plan.keep_events = false;
-    plan
+    Plan {
+        seed,
+        topology,
+        workload,
+        faults,
+        timing,
+    }
 }

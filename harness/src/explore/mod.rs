@@ -18,10 +18,10 @@ pub mod shrink;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::check::{check, Invariant, Verdict};
+use crate::check::{Invariant, Verdict};
 use crate::node::Bugs;
+use crate::run::{panic_text, run, RunError, RunOptions};
 use crate::sim::trace::TraceHash;
-use crate::sim::world::run;
 
 /// What one seed did.
 #[derive(Debug, Clone)]
@@ -48,12 +48,12 @@ impl SeedOutcome {
 }
 
 /// Generate and run one seed, and check it.
-pub fn run_seed(seed: u64, bugs: &Bugs) -> Result<SeedOutcome, String> {
+pub fn run_seed(seed: u64, bugs: &Bugs) -> Result<SeedOutcome, RunError> {
     let plan = generate::generate(seed, bugs);
-    let result = run(&plan).map_err(|error| format!("seed {seed}: {error}"))?;
+    let result = run(&plan, &RunOptions::hashed(bugs))?;
     Ok(SeedOutcome {
         seed,
-        verdict: check(&result.history),
+        verdict: result.verdict,
         trace_hash: result.trace_hash,
         simulated_ms: result.simulated_ms,
         operations: result.history.operations.len(),
@@ -210,7 +210,13 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
                 // every task unless an error ended the run early; then
                 // nobody needs the outcome.
                 let outcome = std::panic::catch_unwind(|| run_seed(seed, &bugs))
-                    .unwrap_or_else(|panic| Err(format!("seed {seed} panicked: {}", panic_text(&*panic))));
+                    .unwrap_or_else(|panic| {
+                        Err(RunError::Panicked {
+                            seed,
+                            message: panic_text(&*panic),
+                        })
+                    })
+                    .map_err(|error| error.to_string());
                 let _ = sender.send((index, outcome));
             });
             started += 1;
@@ -243,15 +249,6 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
     }
     summary.wall = began.elapsed();
     Ok(summary)
-}
-
-/// The message of a caught panic.
-pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|text| text.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
 /// How many of `seeds` seeds fall to `shard`.

@@ -19,13 +19,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::check::{check, Invariant};
+use crate::check::Invariant;
 use crate::node::terminal::TerminalCommand;
-use crate::node::OperationId;
-use crate::sim::driver::{ArmedCrash, ClockModel};
-use crate::sim::faults::{MessageAction, MessageRule, RandomMessageFaults, TimedInjection};
-use crate::sim::topology::terminal_links;
-use crate::sim::world::{run, FaultPlan, LinkPartition, Step, TimedCrash, WorkItem, WorldPlan};
+use crate::node::{Bugs, OperationId};
+use crate::plan::topology::terminal_links;
+use crate::plan::{ArmedCrash, ClockModel, HostId, LinkId};
+use crate::plan::{FaultPlan, LinkPartition, Plan, Step, TimedCrash, WorkItem};
+use crate::plan::{MessageAction, MessageRule, RandomMessageFaults, TimedInjection};
+use crate::run::{run, RunOptions};
 
 /// One operation or one fault of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,21 +36,21 @@ pub enum Part {
     /// A scripted message rule on a link.
     Rule {
         /// The link.
-        link: String,
+        link: LinkId,
         /// The rule.
         rule: MessageRule,
     },
     /// Random message faults on a link.
     Random {
         /// The link.
-        link: String,
+        link: LinkId,
         /// The rates.
         random: RandomMessageFaults,
     },
     /// A hostile host's message on a link.
     Injection {
         /// The link.
-        link: String,
+        link: LinkId,
         /// What and when.
         injection: TimedInjection,
     },
@@ -64,7 +65,7 @@ pub enum Part {
     /// A host's clock skew.
     Clock {
         /// The host.
-        host: String,
+        host: HostId,
         /// Its clock.
         clock: ClockModel,
     },
@@ -82,11 +83,13 @@ impl Part {
                 WorkItem::Terminal { terminal, .. } => Some(terminal.as_str()),
                 WorkItem::Bank { .. } => None,
             },
-            Part::Rule { link, .. } | Part::Random { link, .. } | Part::Injection { link, .. } => Some(link),
-            Part::Partition(partition) => Some(&partition.link),
-            Part::Crash(crash) => Some(&crash.host),
-            Part::CrashPoint(crash) => Some(&crash.host),
-            Part::Clock { host, .. } => Some(host),
+            Part::Rule { link, .. } | Part::Random { link, .. } | Part::Injection { link, .. } => {
+                Some(link.name())
+            }
+            Part::Partition(partition) => Some(partition.link.name()),
+            Part::Crash(crash) => Some(crash.host.name()),
+            Part::CrashPoint(crash) => Some(crash.host.name()),
+            Part::Clock { host, .. } => Some(host.name()),
             Part::TornWrites(_) => None,
         }
     }
@@ -119,17 +122,17 @@ impl std::fmt::Display for Size {
 }
 
 /// The size of `plan`.
-pub fn size(plan: &WorldPlan) -> Size {
+pub fn size(plan: &Plan) -> Size {
     let parts = parts(plan);
     Size {
         operations: plan.workload.len(),
         faults: parts.iter().filter(|part| part.is_fault()).count(),
-        terminals: plan.terminals.len(),
+        terminals: plan.topology.terminals.len(),
     }
 }
 
 /// The operations and faults of `plan`, in a fixed order.
-pub fn parts(plan: &WorldPlan) -> Vec<Part> {
+pub fn parts(plan: &Plan) -> Vec<Part> {
     let mut parts: Vec<Part> = plan.workload.iter().cloned().map(Part::Step).collect();
     let faults = &plan.faults;
     for (link, link_faults) in &faults.links {
@@ -162,7 +165,7 @@ pub fn parts(plan: &WorldPlan) -> Vec<Part> {
 /// `base` (its topology, timing and seed) with just these parts, as a
 /// scenario file would state it: a refund or void whose sale is not among
 /// the parts is left out, and operations are numbered by place.
-pub fn assemble(base: &WorldPlan, parts: &[Part]) -> WorldPlan {
+pub fn assemble(base: &Plan, parts: &[Part]) -> Plan {
     let mut plan = base.clone();
     plan.faults = FaultPlan::default();
     let parts = live(parts.to_vec());
@@ -294,7 +297,7 @@ impl Default for Budget {
 #[derive(Debug, Clone)]
 pub struct Shrunk {
     /// The smallest failing plan found.
-    pub plan: WorldPlan,
+    pub plan: Plan,
     /// The invariant it still violates.
     pub invariant: Invariant,
     /// The size before.
@@ -330,20 +333,20 @@ impl Shrinker {
     /// Whether `plan` still violates the invariant (false once the budget
     /// is spent, so that nothing more is taken). A candidate that makes the
     /// world panic or fail to run does not count as the same failure.
-    fn fails(&mut self, plan: &WorldPlan) -> bool {
+    fn fails(&mut self, plan: &Plan) -> bool {
         if self.exhausted() {
             self.cut_short = true;
             return false;
         }
         self.runs += 1;
-        match std::panic::catch_unwind(|| run(plan)) {
-            Ok(Ok(result)) => check(&result.history).violated().contains(&self.invariant),
-            Ok(Err(_)) | Err(_) => false,
+        match run(plan, &RunOptions::hashed(&Bugs::none())) {
+            Ok(result) => result.verdict.violated().contains(&self.invariant),
+            Err(_) => false,
         }
     }
 
     /// Delta debugging: a 1-minimal sublist of `parts` (within the budget).
-    fn ddmin(&mut self, base: &WorldPlan, parts: Vec<Part>) -> Vec<Part> {
+    fn ddmin(&mut self, base: &Plan, parts: Vec<Part>) -> Vec<Part> {
         let mut parts = live(parts);
         if !parts.is_empty() && !self.empty_tried {
             self.empty_tried = true;
@@ -389,7 +392,7 @@ impl Shrinker {
     }
 
     /// Replace each part by a weaker variant while the failure stays.
-    fn weaken(&mut self, base: &WorldPlan, mut parts: Vec<Part>) -> Vec<Part> {
+    fn weaken(&mut self, base: &Plan, mut parts: Vec<Part>) -> Vec<Part> {
         for index in 0..parts.len() {
             let mut variants = weaker(&parts[index]);
             while let Some(variant) = variants.pop() {
@@ -409,10 +412,15 @@ impl Shrinker {
 
     /// Drop terminals nothing needs, and put changed accounts back to their
     /// built-in state, while the failure stays.
-    fn simplify_topology(&mut self, mut base: WorldPlan, mut parts: Vec<Part>) -> (WorldPlan, Vec<Part>) {
-        let terminals: Vec<String> = base.terminals.iter().map(|t| t.terminal.to_string()).collect();
+    fn simplify_topology(&mut self, mut base: Plan, mut parts: Vec<Part>) -> (Plan, Vec<Part>) {
+        let terminals: Vec<String> = base
+            .topology
+            .terminals
+            .iter()
+            .map(|t| t.terminal.to_string())
+            .collect();
         for terminal in terminals {
-            if base.terminals.len() <= 1 || self.exhausted() {
+            if base.topology.terminals.len() <= 1 || self.exhausted() {
                 break;
             }
             let kept: Vec<Part> = parts
@@ -422,30 +430,31 @@ impl Shrinker {
                 .collect();
             let mut candidate = base.clone();
             let others: Vec<_> = candidate
+                .topology
                 .terminals
                 .iter()
                 .filter(|t| t.terminal.as_str() != terminal)
                 .cloned()
                 .collect();
-            candidate.switch.terminals = terminal_links(&others);
-            candidate.terminals = others;
+            candidate.topology.switch.terminals = terminal_links(&others);
+            candidate.topology.terminals = others;
             if self.fails(&assemble(&candidate, &kept)) {
                 base = candidate;
                 parts = kept;
             }
         }
-        let standard = crate::sim::topology::standard_bank();
+        let standard = crate::plan::topology::standard_bank();
         self.revert_accounts(
             &mut base,
             &parts,
-            |plan| &mut plan.banks[0].cardholders,
+            |plan| &mut plan.topology.banks[0].cardholders,
             &standard.cardholders,
             |a, b| a.pan == b.pan,
         );
         self.revert_accounts(
             &mut base,
             &parts,
-            |plan| &mut plan.banks[0].merchants,
+            |plan| &mut plan.topology.banks[0].merchants,
             &standard.merchants,
             |a, b| a.id == b.id,
         );
@@ -458,9 +467,9 @@ impl Shrinker {
     /// to the built-in one, while the failure stays.
     fn revert_accounts<T: Clone + PartialEq>(
         &mut self,
-        base: &mut WorldPlan,
+        base: &mut Plan,
         parts: &[Part],
-        accounts: fn(&mut WorldPlan) -> &mut Vec<T>,
+        accounts: fn(&mut Plan) -> &mut Vec<T>,
         built_in: &[T],
         same_account: fn(&T, &T) -> bool,
     ) {
@@ -613,7 +622,7 @@ fn round_ms(ms: u64) -> u64 {
 }
 
 /// Shrink `plan`, which violates `invariant`, within `budget`.
-pub fn shrink(plan: &WorldPlan, invariant: Invariant, budget: Budget) -> Shrunk {
+pub fn shrink(plan: &Plan, invariant: Invariant, budget: Budget) -> Shrunk {
     let mut shrinker = Shrinker {
         invariant,
         budget,
@@ -622,8 +631,7 @@ pub fn shrink(plan: &WorldPlan, invariant: Invariant, budget: Budget) -> Shrunk 
         cut_short: false,
         empty_tried: false,
     };
-    let mut base = plan.clone();
-    base.keep_events = false;
+    let base = plan.clone();
     let before = size(plan);
     let parts = shrinker.ddmin(&base, parts(plan));
     let parts = shrinker.weaken(&base, parts);
@@ -631,8 +639,7 @@ pub fn shrink(plan: &WorldPlan, invariant: Invariant, budget: Budget) -> Shrunk 
     // A last pass: weaker faults and fewer hosts may make more parts
     // needless.
     let parts = shrinker.ddmin(&base, parts);
-    let mut shrunk = assemble(&base, &parts);
-    shrunk.keep_events = plan.keep_events;
+    let shrunk = assemble(&base, &parts);
     Shrunk {
         after: size(&shrunk),
         plan: shrunk,

@@ -166,7 +166,12 @@ impl FromStr for Bug {
         Bug::ALL
             .into_iter()
             .find(|bug| bug.name() == text)
-            .ok_or_else(|| format!("unknown bug {text:?}; `payfault bugs` lists them"))
+            .ok_or_else(|| {
+                let hint = crate::suggest::nearest(text, Bug::ALL.iter().map(|bug| bug.name()))
+                    .map(|near| format!(" (did you mean `{near}`?)"))
+                    .unwrap_or_default();
+                format!("unknown bug `{text}`{hint}; `payfault bugs` lists them")
+            })
     }
 }
 
@@ -188,6 +193,16 @@ impl Bugs {
     /// Whether `bug` is switched on.
     pub fn has(&self, bug: Bug) -> bool {
         self.0.contains(&bug)
+    }
+
+    /// Whether no bug is switched on.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The bugs switched on in `self` or in `other`.
+    pub fn union(&self, other: &Bugs) -> Bugs {
+        Bugs(self.0.union(&other.0).copied().collect())
     }
 
     /// The bugs switched on.

@@ -1,4 +1,4 @@
-//! Lowering a parsed scenario file to a [`WorldPlan`] (workload and fault
+//! Lowering a parsed scenario file to a [`Plan`] (workload and fault
 //! plan on top of the built-in topology) and its expectations, checking
 //! every name and value on the way. Errors are collected, each located.
 
@@ -21,14 +21,12 @@ use crate::node::bank::{BankCommand, CardState, CardholderAccount, MerchantState
 use crate::node::terminal::TerminalConfig;
 use crate::node::terminal::{Card, TerminalCommand};
 use crate::node::{all_crash_points, BankId, Bug, Bugs, Millis, OperationId};
-use crate::sim::driver::{ArmedCrash, ClockModel};
-use crate::sim::faults::{
+use crate::plan::topology::{merchant_account, terminal_config, Topology};
+use crate::plan::{ArmedCrash, ClockModel, HostId, LinkId};
+use crate::plan::{
     Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule, TimedInjection,
 };
-use crate::sim::topology::{merchant_account, terminal_config, Topology};
-use crate::sim::world::{
-    FaultPlan, LinkPartition, Step, TimedCrash, Timing, WorkItem, WorldPlan, SWITCH_HOST,
-};
+use crate::plan::{FaultPlan, LinkPartition, Plan, Step, TimedCrash, Timing, WorkItem, SWITCH_HOST};
 use crate::wire::types::{
     Amount, Currency, Expiry, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId,
 };
@@ -56,7 +54,7 @@ pub struct Scenario {
     /// Planted bugs the file switches on.
     pub bugs: Vec<Bug>,
     /// The run (seed from the file or [`DEFAULT_SEED`]).
-    pub plan: WorldPlan,
+    pub plan: Plan,
     /// The operations, in file order.
     pub operations: Vec<OperationInfo>,
     /// What must be seen on top of the invariants.
@@ -322,12 +320,12 @@ impl Lowerer<'_> {
         None
     }
 
-    fn link(&mut self, value: &Text) -> Option<String> {
+    fn link(&mut self, value: &Text) -> Option<LinkId> {
+        if let Some(link) = self.topology.link_named(value.get_ref()) {
+            return Some(link);
+        }
         let mut names = self.terminal_names();
         names.extend(self.bank_names());
-        if names.iter().any(|name| name == value.get_ref()) {
-            return Some(value.get_ref().clone());
-        }
         let error = self
             .source
             .error(value.span(), format!("unknown link `{}`", value.get_ref()))
@@ -340,13 +338,13 @@ impl Lowerer<'_> {
         None
     }
 
-    fn host(&mut self, value: &Text) -> Option<String> {
+    fn host(&mut self, value: &Text) -> Option<HostId> {
+        if let Some(host) = self.topology.host_named(value.get_ref()) {
+            return Some(host);
+        }
         let mut names = self.terminal_names();
         names.push(SWITCH_HOST.to_string());
         names.extend(self.bank_names());
-        if names.iter().any(|name| name == value.get_ref()) {
-            return Some(value.get_ref().clone());
-        }
         self.unknown("host", value, names.iter().map(String::as_str));
         None
     }
@@ -409,13 +407,13 @@ impl Lowerer<'_> {
                 .collect::<Vec<_>>()
                 .join(" "),
             bugs,
-            plan: WorldPlan::new(
-                file.seed.map_or(DEFAULT_SEED, |seed| *seed.get_ref()),
+            plan: Plan {
+                seed: file.seed.map_or(DEFAULT_SEED, |seed| *seed.get_ref()),
                 topology,
                 workload,
                 faults,
                 timing,
-            ),
+            },
             operations,
             expectations,
         }
@@ -1060,7 +1058,7 @@ impl Lowerer<'_> {
             if faults.random.is_active() {
                 self.error(random.link.span(), "this link already has random faults");
             }
-            faults.random = crate::sim::faults::RandomMessageFaults {
+            faults.random = crate::plan::RandomMessageFaults {
                 drop_ppm,
                 duplicate_ppm,
                 delay_ppm,
@@ -1293,13 +1291,7 @@ impl Lowerer<'_> {
                 });
             }
             (None, Some(point)) => {
-                let kind = if host == SWITCH_HOST {
-                    "switch"
-                } else if self.bank_names().contains(&host) {
-                    "bank"
-                } else {
-                    "terminal"
-                };
+                let kind = host.kind();
                 let all = all_crash_points();
                 let known = all.iter().find(|(_, name)| name == point.get_ref());
                 match known {

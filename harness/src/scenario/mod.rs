@@ -13,7 +13,7 @@
 //!   ([`ScenarioError`]: file, line, column, what was expected, the nearest
 //!   valid name for a misspelling), rendered with miette;
 //! - [`lower`]: checks every name and value and lowers the file to a
-//!   [`WorldPlan`](crate::sim::world::WorldPlan) plus [`Expectation`]s;
+//!   [`Plan`](crate::sim::world::Plan) plus [`Expectation`]s;
 //! - this module: [`run`] a [`Scenario`] and judge it into a
 //!   [`ScenarioReport`](crate::report::ScenarioReport).
 //!
@@ -53,12 +53,11 @@ use std::time::Instant;
 pub use lower::{Expectation, OperationInfo, Scenario, ShowKind, DEFAULT_SEED};
 pub use parse::{ScenarioError, ScenarioErrors};
 
-use crate::check::{check, Invariant};
+use crate::check::Invariant;
 use crate::history::{Account, History, Request};
-use crate::node::{Bug, Bugs, Outcome, Shown};
+use crate::node::{Bug, Outcome, Shown};
 use crate::report::{format_minor, BalanceLine, CustomerLine, ExpectationResult, ScenarioReport};
-use crate::sim::runner::Ending;
-use crate::sim::world;
+use crate::sim::Ending;
 
 /// Parse and check a scenario from its text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioErrors> {
@@ -146,13 +145,9 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> Result<ScenarioReport, 
     bugs.extend(options.bugs.iter().copied());
     bugs.sort();
     bugs.dedup();
-    let set = Bugs::of(bugs.iter().copied());
-    plan.terminals.iter_mut().for_each(|t| t.bugs = set.clone());
-    plan.switch.bugs = set.clone();
-    plan.banks.iter_mut().for_each(|b| b.bugs = set.clone());
-    plan.keep_events = true;
-    let result = world::run(&plan)?;
-    let verdict = check(&result.history);
+    let result =
+        crate::run::run(&plan, &crate::run::RunOptions::reported(&bugs)).map_err(|e| e.to_string())?;
+    let verdict = result.verdict.clone();
     let expectations = judge(scenario, &result.history);
     let quiescent = result.ending == Ending::Quiescent;
     let passed = verdict.passed() && expectations.iter().all(|e| e.met) && quiescent;

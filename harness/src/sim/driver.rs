@@ -23,57 +23,8 @@ use super::trace::{describe_message, Event, EventKind, Trace};
 use crate::history::AnswerSeen;
 use crate::node::journal::{decode_journal, encode_record, Tail};
 use crate::node::{CrashPoint, Effect, Millis, Peer, Shown, StateMachine};
+use crate::plan::{ArmedCrash, ClockModel};
 use crate::wire::{encode_frame, FrameReader, MacKey, WireMessage};
-
-/// Every host's local clock reads this much at the start of a run (plus its
-/// offset), so that a clock set back by up to a day still runs: local time
-/// never has to go below zero. The world shifts each node's calendar by the
-/// same amount, so dates and times are what the configuration says.
-pub const LOCAL_CLOCK_ORIGIN_MS: u64 = 86_400_000;
-
-/// A host's clock: simulated time plus a fixed offset and a drift.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ClockModel {
-    /// Offset from simulated time, in milliseconds (may be negative).
-    pub offset_ms: i64,
-    /// Drift in parts per million (positive: the clock runs fast).
-    pub drift_ppm: i32,
-}
-
-impl ClockModel {
-    /// The host's local time at simulated time `sim_ms`.
-    pub fn local(&self, sim_ms: u64) -> Millis {
-        let drift = i128::from(sim_ms) * i128::from(self.drift_ppm) / 1_000_000;
-        let local =
-            i128::from(LOCAL_CLOCK_ORIGIN_MS) + i128::from(sim_ms) + i128::from(self.offset_ms) + drift;
-        Millis(local.max(0) as u64)
-    }
-
-    /// The first simulated time at which the local clock reads `local`.
-    pub fn sim_at(&self, local: Millis) -> u64 {
-        let target = i128::from(local.0) - i128::from(LOCAL_CLOCK_ORIGIN_MS) - i128::from(self.offset_ms);
-        let scale = 1_000_000 + i128::from(self.drift_ppm);
-        let mut sim = (target * 1_000_000 / scale.max(1)).max(0) as u64;
-        while self.local(sim) < local {
-            sim += 1;
-        }
-        sim
-    }
-}
-
-/// One armed crash: crash `host` the `nth` time it passes `point`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArmedCrash {
-    /// Host name.
-    pub host: String,
-    /// Crash point name.
-    pub point: String,
-    /// Which passage (1-based).
-    pub nth: u32,
-    /// Restart after this many simulated milliseconds (`None`: stays down
-    /// until the heal phase).
-    pub restart_after_ms: Option<u64>,
-}
 
 /// What the world and every host share (one thread, so `RefCell`).
 #[derive(Debug, Default)]
@@ -88,10 +39,34 @@ pub struct Shared {
     pub answers: RefCell<Vec<AnswerSeen>>,
 }
 
+/// One armed crash as the hosts see it: by host name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arm {
+    /// The host's name.
+    pub host: String,
+    /// The crash point's name.
+    pub point: String,
+    /// Which passage (1-based).
+    pub nth: u32,
+    /// Restart after this many simulated milliseconds.
+    pub restart_after_ms: Option<u64>,
+}
+
+impl From<&ArmedCrash> for Arm {
+    fn from(crash: &ArmedCrash) -> Arm {
+        Arm {
+            host: crash.host.name().to_string(),
+            point: crash.point.clone(),
+            nth: crash.nth,
+            restart_after_ms: crash.restart_after_ms,
+        }
+    }
+}
+
 /// Decides whether a host crashes at a crash point.
 #[derive(Debug, Default)]
 pub struct CrashController {
-    armed: Vec<(ArmedCrash, bool)>,
+    armed: Vec<(Arm, bool)>,
     passages: BTreeMap<(String, String), u32>,
     requests: Vec<(String, CrashPoint, Option<u64>)>,
     enabled: bool,
@@ -99,7 +74,7 @@ pub struct CrashController {
 
 impl CrashController {
     /// A controller with these crashes armed.
-    pub fn new(armed: Vec<ArmedCrash>) -> CrashController {
+    pub fn new(armed: Vec<Arm>) -> CrashController {
         CrashController {
             armed: armed.into_iter().map(|crash| (crash, false)).collect(),
             passages: BTreeMap::new(),

@@ -8,8 +8,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::faults::{Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule};
 use super::trace::{describe_message, EventKind};
+use crate::plan::{Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule};
 use crate::wire::types::ProcessingCode;
 
 /// One delivery the proxy decided on.
@@ -307,7 +307,7 @@ impl FaultProxy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::faults::RandomMessageFaults;
+    use crate::plan::RandomMessageFaults;
     use crate::wire::{encode, Message, Mti};
 
     fn message(mti: &str, stan: &str) -> Vec<u8> {

@@ -13,10 +13,11 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::driver::{run_host, HostSpec, Shared};
-use super::faults::LinkFaults;
 use super::proxy::{run_proxy, FaultProxy};
 use super::trace::{Event, EventKind};
+use super::SimError;
 use crate::node::StateMachine;
+use crate::plan::LinkFaults;
 
 /// Simulated seconds since the UNIX epoch at which every run starts, so
 /// nothing depends on the wall clock.
@@ -210,10 +211,11 @@ impl<'a> Runner<'a> {
     }
 
     /// Advance one tick: network, hosts, due actions, requested crashes.
-    pub fn step(&mut self) -> Result<(), String> {
-        self.sim
-            .step()
-            .map_err(|error| format!("simulation error: {error}"))?;
+    pub fn step(&mut self) -> Result<(), SimError> {
+        self.sim.step().map_err(|error| SimError::Turmoil {
+            at_ms: self.now_ms(),
+            message: error.to_string(),
+        })?;
         let now = self.now_ms();
         while let Some(entry) = self.schedule.first_entry() {
             if entry.key().0 > now {
@@ -234,7 +236,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Step until simulated time `until_ms`.
-    pub fn run_until(&mut self, until_ms: u64) -> Result<(), String> {
+    pub fn run_until(&mut self, until_ms: u64) -> Result<(), SimError> {
         while self.now_ms() < until_ms {
             self.step()?;
         }
@@ -277,7 +279,7 @@ impl<'a> Runner<'a> {
         settle_ms: u64,
         limit_ms: u64,
         settled: &dyn Fn() -> bool,
-    ) -> Result<Ending, String> {
+    ) -> Result<Ending, SimError> {
         self.trace("world", EventKind::Phase { name: "quiet".into() });
         let mut last_count = self.shared.trace.borrow().len();
         let mut last_change = self.now_ms();

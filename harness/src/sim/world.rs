@@ -11,180 +11,19 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
-
-use super::driver::{
-    ArmedCrash, ClockModel, CommandQueue, CrashController, HostSpec, Shared, LOCAL_CLOCK_ORIGIN_MS,
-};
-use super::faults::LinkFaults;
+use super::driver::{Arm, CommandQueue, CrashController, HostSpec, Shared};
 use super::runner::{Action, Ending, Runner};
-use super::topology::Topology;
 use super::trace::{Event, EventKind, Trace, TraceHash};
+use super::{SimError, SimOptions};
 use crate::history::{self, History, OpenWork};
-use crate::node::bank::{Bank, BankCommand, BankConfig};
-use crate::node::switch::{Switch, SwitchConfig};
-use crate::node::terminal::{Terminal, TerminalCommand, TerminalConfig};
-use crate::node::{BankId, OperationId, Peer, StateMachine};
-use crate::wire::types::TerminalId;
+use crate::node::bank::{Bank, BankConfig};
+use crate::node::switch::Switch;
+use crate::node::terminal::{Terminal, TerminalCommand};
+use crate::node::{OperationId, Peer, StateMachine};
+use crate::plan::{HostId, LinkId, Plan, WorkItem, LOCAL_CLOCK_ORIGIN_MS, SWITCH_HOST};
 
 const SWITCH_PORT: u16 = 5000;
 const BANK_PORT: u16 = 6000;
-
-/// The switch's host name.
-pub const SWITCH_HOST: &str = "switch";
-
-/// The proxy host of a terminal's or a bank's link.
-pub fn link_host(end: &str) -> String {
-    format!("link-{end}")
-}
-
-/// What the workload does at one moment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WorkItem {
-    /// A customer or clerk at a terminal.
-    Terminal {
-        /// Which terminal.
-        terminal: TerminalId,
-        /// What they do.
-        command: TerminalCommand,
-    },
-    /// A bank operator (freeze a merchant, maintenance, ...).
-    Bank {
-        /// Which bank.
-        bank: BankId,
-        /// What they do.
-        command: BankCommand,
-    },
-}
-
-/// A scheduled work item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Step {
-    /// Simulated milliseconds from the start.
-    pub at_ms: u64,
-    /// What happens.
-    pub item: WorkItem,
-}
-
-/// A partition of a link, both ways or one way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkPartition {
-    /// The link: a terminal id or a bank id.
-    pub link: String,
-    /// Start.
-    pub from_ms: u64,
-    /// End (`None`: until the heal phase).
-    pub until_ms: Option<u64>,
-}
-
-/// A crash at a simulated time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimedCrash {
-    /// The host.
-    pub host: String,
-    /// When.
-    pub at_ms: u64,
-    /// Restart after (`None`: stays down until the heal phase).
-    pub restart_after_ms: Option<u64>,
-}
-
-/// Everything that breaks in a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FaultPlan {
-    /// Message faults per link (key: a terminal id or a bank id).
-    pub links: BTreeMap<String, LinkFaults>,
-    /// Partitions.
-    pub partitions: Vec<LinkPartition>,
-    /// Crashes at times.
-    pub crashes: Vec<TimedCrash>,
-    /// Crashes at named crash points.
-    pub crash_points: Vec<ArmedCrash>,
-    /// Torn writes on crash: block size in bytes.
-    pub torn_write_block: Option<u64>,
-    /// Clock skew per host.
-    pub clocks: BTreeMap<String, ClockModel>,
-}
-
-/// How long each phase lasts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Timing {
-    /// Simulated milliseconds per tick. 10 ms: message latency (1-5 ms)
-    /// rounds to one tick, timeouts of seconds keep a fine resolution, and a
-    /// run costs a tenth of the steps of a 1 ms tick.
-    pub tick_ms: u64,
-    /// The workload and fault phase.
-    pub fault_phase_ms: u64,
-    /// Quiet for this long after healing ends the run.
-    pub quiet_ms: u64,
-    /// Hard limit on simulated time (reported, never a hang).
-    pub limit_ms: u64,
-    /// Close every terminal's batch after healing (end of day), so that
-    /// settlement is always exercised.
-    pub close_batches_at_end: bool,
-    /// Dial again when a connection stays silent this long.
-    pub stale_connection_ms: u64,
-    /// After healing, end the run once nothing happened for this long while
-    /// no node has work pending (else after `quiet_ms` of silence).
-    pub settle_ms: u64,
-}
-
-impl Default for Timing {
-    fn default() -> Timing {
-        Timing {
-            tick_ms: 10,
-            fault_phase_ms: 20_000,
-            quiet_ms: 10_000,
-            limit_ms: 600_000,
-            close_batches_at_end: true,
-            stale_connection_ms: 2_000,
-            settle_ms: 1_000,
-        }
-    }
-}
-
-/// A whole run: nodes, workload, faults, timing.
-#[derive(Debug, Clone)]
-pub struct WorldPlan {
-    /// The seed of everything random in the run.
-    pub seed: u64,
-    /// Terminal configurations.
-    pub terminals: Vec<TerminalConfig>,
-    /// The switch configuration.
-    pub switch: SwitchConfig,
-    /// Bank configurations.
-    pub banks: Vec<BankConfig>,
-    /// The workload.
-    pub workload: Vec<Step>,
-    /// What breaks.
-    pub faults: FaultPlan,
-    /// Phases.
-    pub timing: Timing,
-    /// Keep every trace event (for reports), not just the hash.
-    pub keep_events: bool,
-}
-
-impl WorldPlan {
-    /// A run of `topology`'s nodes, keeping every trace event (set
-    /// `keep_events` to false where only the hash matters).
-    pub fn new(
-        seed: u64,
-        topology: Topology,
-        workload: Vec<Step>,
-        faults: FaultPlan,
-        timing: Timing,
-    ) -> WorldPlan {
-        WorldPlan {
-            seed,
-            terminals: topology.terminals,
-            switch: topology.switch,
-            banks: topology.banks,
-            workload,
-            faults,
-            timing,
-            keep_events: true,
-        }
-    }
-}
 
 /// What a run produced.
 #[derive(Debug)]
@@ -205,7 +44,9 @@ struct Slots<N: StateMachine> {
     spec: Rc<HostSpec<N>>,
 }
 
-fn spec<N: StateMachine>(name: &str, config: N::Config, me: Peer, plan: &WorldPlan) -> HostSpec<N> {
+fn spec<N: StateMachine>(config: N::Config, me: Peer, plan: &Plan) -> HostSpec<N> {
+    let host = HostId::from(&me);
+    let name = host.name();
     HostSpec {
         name: name.to_string(),
         config,
@@ -213,7 +54,7 @@ fn spec<N: StateMachine>(name: &str, config: N::Config, me: Peer, plan: &WorldPl
         dials: BTreeMap::new(),
         accepts: BTreeMap::new(),
         journal_path: format!("/{name}.journal").into(),
-        clock: plan.faults.clocks.get(name).copied().unwrap_or_default(),
+        clock: plan.faults.clocks.get(&host).copied().unwrap_or_default(),
         connect_timeout_ms: 500,
         stale_connection_ms: plan.timing.stale_connection_ms,
         commands: Rc::new(CommandQueue::default()),
@@ -226,14 +67,15 @@ fn spec<N: StateMachine>(name: &str, config: N::Config, me: Peer, plan: &WorldPl
 
 /// Node configurations as the driver runs them: calendars and maintenance
 /// windows moved to the hosts' local clock origin.
-fn localized(plan: &WorldPlan) -> WorldPlan {
+fn localized(plan: &Plan) -> Plan {
     let mut plan = plan.clone();
     let origin = LOCAL_CLOCK_ORIGIN_MS;
-    for terminal in &mut plan.terminals {
+    let topology = &mut plan.topology;
+    for terminal in &mut topology.terminals {
         terminal.calendar = terminal.calendar.with_origin(origin);
     }
-    plan.switch.calendar = plan.switch.calendar.with_origin(origin);
-    for bank in &mut plan.banks {
+    topology.switch.calendar = topology.switch.calendar.with_origin(origin);
+    for bank in &mut topology.banks {
         bank.calendar = bank.calendar.with_origin(origin);
         for window in &mut bank.maintenance {
             *window = (window.0.plus(origin), window.1.plus(origin));
@@ -243,12 +85,14 @@ fn localized(plan: &WorldPlan) -> WorldPlan {
 }
 
 /// Run a plan to the end: faults, heal, quiet period; then gather history.
-pub fn run(plan: &WorldPlan) -> Result<RunResult, String> {
+pub fn run(plan: &Plan, options: &SimOptions) -> Result<RunResult, SimError> {
     let localized = localized(plan);
     let plan = &localized;
     let shared = Rc::new(Shared {
-        trace: RefCell::new(Trace::new(plan.keep_events)),
-        crashes: RefCell::new(CrashController::new(plan.faults.crash_points.clone())),
+        trace: RefCell::new(Trace::new(options.keep_events)),
+        crashes: RefCell::new(CrashController::new(
+            plan.faults.crash_points.iter().map(Arm::from).collect(),
+        )),
         ..Shared::default()
     });
     let mut runner = Runner::new(
@@ -268,7 +112,7 @@ pub fn run(plan: &WorldPlan) -> Result<RunResult, String> {
     runner.heal();
     let mut next_operation = plan.workload.len() as u32 + 1;
     if plan.timing.close_batches_at_end {
-        for (terminal, config) in terminals.iter().zip(&plan.terminals) {
+        for (terminal, config) in terminals.iter().zip(&plan.topology.terminals) {
             let operation = OperationId(next_operation);
             next_operation += 1;
             // The clerk closes once the terminal can take a command: a
@@ -302,19 +146,20 @@ pub fn run(plan: &WorldPlan) -> Result<RunResult, String> {
     })
 }
 
-fn add_banks(runner: &mut Runner, plan: &WorldPlan) -> Vec<Slots<Bank>> {
+fn add_banks(runner: &mut Runner, plan: &Plan) -> Vec<Slots<Bank>> {
     let mut banks = Vec::new();
-    for config in &plan.banks {
-        let name = config.id.0.clone();
-        let mut host = spec::<Bank>(&name, config.clone(), Peer::Bank(config.id.clone()), plan);
+    for config in &plan.topology.banks {
+        let link = LinkId::Bank(config.id.clone());
+        let name = link.name().to_string();
+        let mut host = spec::<Bank>(config.clone(), Peer::Bank(config.id.clone()), plan);
         host.listen_port = Some(BANK_PORT);
-        host.accepts.insert(link_host(&name), Peer::Switch);
+        host.accepts.insert(link.proxy_host(), Peer::Switch);
         let host = Rc::new(host);
         runner.add_node(host.clone());
-        let faults = plan.faults.links.get(&name).cloned().unwrap_or_default();
+        let faults = plan.faults.links.get(&link).cloned().unwrap_or_default();
         let seed = plan.seed ^ (0xBA4C_0000 + banks.len() as u64);
         runner.add_proxy(
-            &link_host(&name),
+            &link.proxy_host(),
             BANK_PORT,
             format!("{name}:{BANK_PORT}"),
             faults,
@@ -325,18 +170,19 @@ fn add_banks(runner: &mut Runner, plan: &WorldPlan) -> Vec<Slots<Bank>> {
     banks
 }
 
-fn add_switch(runner: &mut Runner, plan: &WorldPlan) -> Slots<Switch> {
-    let mut host = spec::<Switch>(SWITCH_HOST, plan.switch.clone(), Peer::Switch, plan);
+fn add_switch(runner: &mut Runner, plan: &Plan) -> Slots<Switch> {
+    let mut host = spec::<Switch>(plan.topology.switch.clone(), Peer::Switch, plan);
     host.listen_port = Some(SWITCH_PORT);
-    for link in &plan.switch.terminals {
-        let name = link.terminal.to_string();
-        host.accepts
-            .insert(link_host(&name), Peer::Terminal(link.terminal.clone()));
+    for link in &plan.topology.switch.terminals {
+        host.accepts.insert(
+            LinkId::Terminal(link.terminal.clone()).proxy_host(),
+            Peer::Terminal(link.terminal.clone()),
+        );
     }
-    for link in &plan.switch.banks {
+    for link in &plan.topology.switch.banks {
         let peer = Peer::Bank(link.bank.clone());
-        host.dials
-            .insert(peer.clone(), format!("{}:{BANK_PORT}", link_host(&link.bank.0)));
+        let proxy = LinkId::Bank(link.bank.clone()).proxy_host();
+        host.dials.insert(peer.clone(), format!("{proxy}:{BANK_PORT}"));
         host.evidence_keys.insert(peer, link.key);
     }
     let host = Rc::new(host);
@@ -344,27 +190,22 @@ fn add_switch(runner: &mut Runner, plan: &WorldPlan) -> Slots<Switch> {
     Slots { spec: host }
 }
 
-fn add_terminals(runner: &mut Runner, plan: &WorldPlan) -> Vec<Slots<Terminal>> {
+fn add_terminals(runner: &mut Runner, plan: &Plan) -> Vec<Slots<Terminal>> {
     let mut terminals = Vec::new();
-    for config in &plan.terminals {
-        let name = config.terminal.to_string();
-        let faults = plan.faults.links.get(&name).cloned().unwrap_or_default();
+    for config in &plan.topology.terminals {
+        let link = LinkId::Terminal(config.terminal.clone());
+        let faults = plan.faults.links.get(&link).cloned().unwrap_or_default();
         let seed = plan.seed ^ (0x7E41_0000 + terminals.len() as u64);
         runner.add_proxy(
-            &link_host(&name),
+            &link.proxy_host(),
             SWITCH_PORT,
             format!("{SWITCH_HOST}:{SWITCH_PORT}"),
             faults,
             seed,
         );
-        let mut host = spec::<Terminal>(
-            &name,
-            config.clone(),
-            Peer::Terminal(config.terminal.clone()),
-            plan,
-        );
+        let mut host = spec::<Terminal>(config.clone(), Peer::Terminal(config.terminal.clone()), plan);
         host.dials
-            .insert(Peer::Switch, format!("{}:{SWITCH_PORT}", link_host(&name)));
+            .insert(Peer::Switch, format!("{}:{SWITCH_PORT}", link.proxy_host()));
         host.evidence_keys.insert(Peer::Switch, config.key);
         let host = Rc::new(host);
         runner.add_node(host.clone());
@@ -418,19 +259,17 @@ fn schedule_command<N: StateMachine + 'static>(
 
 fn schedule_workload(
     runner: &mut Runner,
-    plan: &WorldPlan,
+    plan: &Plan,
     terminals: &[Slots<Terminal>],
     banks: &[Slots<Bank>],
-) -> Result<(), String> {
+) -> Result<(), SimError> {
     for step in &plan.workload {
         match &step.item {
             WorkItem::Terminal { terminal, command } => {
                 let slot = terminals
                     .iter()
                     .find(|slot| slot.spec.name == terminal.as_str())
-                    .ok_or_else(|| {
-                        format!("the workload names terminal {terminal}, which is not in the topology")
-                    })?;
+                    .ok_or_else(|| SimError::UnknownTerminal(terminal.clone()))?;
                 let event = EventKind::Invoke {
                     operation: command.operation(),
                     what: describe_command(command),
@@ -441,7 +280,7 @@ fn schedule_workload(
                 let slot = banks
                     .iter()
                     .find(|slot| slot.spec.name == bank.0)
-                    .ok_or_else(|| format!("the workload names bank {bank}, which is not in the topology"))?;
+                    .ok_or_else(|| SimError::UnknownBank(bank.clone()))?;
                 let event = EventKind::Operator {
                     what: format!("{command:?}"),
                 };
@@ -453,7 +292,7 @@ fn schedule_workload(
 }
 
 /// Put the parts of the fault plan that act silently into the trace.
-fn trace_fault_setup(shared: &Shared, plan: &WorldPlan) {
+fn trace_fault_setup(shared: &Shared, plan: &Plan) {
     let mut changes = Vec::new();
     for (host, clock) in &plan.faults.clocks {
         changes.push(format!(
@@ -480,18 +319,10 @@ fn trace_fault_setup(shared: &Shared, plan: &WorldPlan) {
     }
 }
 
-fn server_of(link: &str) -> String {
-    if link.starts_with("bank") {
-        link.to_string()
-    } else {
-        SWITCH_HOST.to_string()
-    }
-}
-
-fn schedule_faults(runner: &mut Runner, plan: &WorldPlan) {
+fn schedule_faults(runner: &mut Runner, plan: &Plan) {
     for partition in &plan.faults.partitions {
-        let proxy = link_host(&partition.link);
-        let server = server_of(&partition.link);
+        let proxy = partition.link.proxy_host();
+        let server = partition.link.server().name().to_string();
         runner.schedule(
             partition.from_ms,
             Action::Partition {
@@ -514,14 +345,14 @@ fn schedule_faults(runner: &mut Runner, plan: &WorldPlan) {
         runner.schedule(
             crash.at_ms,
             Action::Crash {
-                host: crash.host.clone(),
+                host: crash.host.name().to_string(),
             },
         );
         if let Some(delay) = crash.restart_after_ms {
             runner.schedule(
                 crash.at_ms + delay.max(1),
                 Action::Restart {
-                    host: crash.host.clone(),
+                    host: crash.host.name().to_string(),
                 },
             );
         }
@@ -574,7 +405,7 @@ fn open_work(switch: &Slots<Switch>, terminals: &[Slots<Terminal>]) -> Vec<OpenW
 }
 
 fn gather(
-    plan: &WorldPlan,
+    plan: &Plan,
     shared: &Shared,
     banks: &[Slots<Bank>],
     switch: &Slots<Switch>,
@@ -587,7 +418,7 @@ fn gather(
         .iter()
         .filter_map(|slot| slot.spec.node.borrow().as_ref().map(ledger_of))
         .collect();
-    let setups = plan.banks.iter().map(setup_of).collect();
+    let setups = plan.topology.banks.iter().map(setup_of).collect();
     let commands = banks.iter().flat_map(commands_of).collect();
     History {
         operations: operations_of(plan, operations_end),
@@ -612,14 +443,13 @@ fn gather(
 
 /// The operations of the end-of-day batch closes, one per terminal, asked
 /// once the world has healed.
-fn end_of_day_closes(plan: &WorldPlan, operations_end: u32) -> Vec<OperationId> {
+fn end_of_day_closes(plan: &Plan, operations_end: u32) -> Vec<OperationId> {
     if !plan.timing.close_batches_at_end {
         return Vec::new();
     }
-    let first = operations_end - plan.terminals.len() as u32;
-    (0..plan.terminals.len() as u32)
-        .map(|index| OperationId(first + index))
-        .collect()
+    let terminals = plan.topology.terminals.len() as u32;
+    let first = operations_end - terminals;
+    (0..terminals).map(|index| OperationId(first + index)).collect()
 }
 
 /// A bank's accounts and rules as configured, for the card rules.
@@ -659,7 +489,7 @@ fn commands_of(slot: &Slots<Bank>) -> Vec<history::OperatorCommand> {
 
 /// The operations the workload asked for, from the invocations in the trace
 /// order (the end-of-day batch closes included).
-fn operations_of(plan: &WorldPlan, operations_end: u32) -> Vec<history::Operation> {
+fn operations_of(plan: &Plan, operations_end: u32) -> Vec<history::Operation> {
     let mut operations: Vec<history::Operation> = plan
         .workload
         .iter()
@@ -675,7 +505,7 @@ fn operations_of(plan: &WorldPlan, operations_end: u32) -> Vec<history::Operatio
         .collect();
     for (id, config) in end_of_day_closes(plan, operations_end)
         .into_iter()
-        .zip(&plan.terminals)
+        .zip(&plan.topology.terminals)
     {
         operations.push(history::Operation {
             id,

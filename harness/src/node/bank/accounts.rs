@@ -76,7 +76,7 @@ pub struct MerchantAccount {
 }
 
 /// Everything a bank is configured with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BankConfig {
     /// Identity in the topology.
     pub id: BankId,

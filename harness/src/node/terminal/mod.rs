@@ -54,7 +54,7 @@ pub const CRASH_POINTS: &[&str] = &[
 ];
 
 /// Static configuration of one terminal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TerminalConfig {
     /// DE41.
     pub terminal: TerminalId,

@@ -2,9 +2,52 @@
 //! scenario file or drawn from a seed; the world and the fault proxies
 //! carry it out.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use super::ids::{HostId, LinkId};
+use crate::node::Millis;
 use crate::wire::types::ProcessingCode;
+
+/// Everything that breaks in a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultPlan {
+    /// Message faults per link.
+    pub links: BTreeMap<LinkId, LinkFaults>,
+    /// Partitions.
+    pub partitions: Vec<LinkPartition>,
+    /// Crashes at times.
+    pub crashes: Vec<TimedCrash>,
+    /// Crashes at named crash points.
+    pub crash_points: Vec<ArmedCrash>,
+    /// Torn writes on crash: block size in bytes.
+    pub torn_write_block: Option<u64>,
+    /// Clock skew per host.
+    pub clocks: BTreeMap<HostId, ClockModel>,
+}
+
+/// A partition of a link, both ways.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkPartition {
+    /// The link.
+    pub link: LinkId,
+    /// Start.
+    pub from_ms: u64,
+    /// End (`None`: until the heal phase).
+    pub until_ms: Option<u64>,
+}
+
+/// A crash at a simulated time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedCrash {
+    /// The host.
+    pub host: HostId,
+    /// When.
+    pub at_ms: u64,
+    /// Restart after (`None`: stays down until the heal phase).
+    pub restart_after_ms: Option<u64>,
+}
 
 /// Which way a message travels on a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -136,4 +179,54 @@ pub struct LinkFaults {
     /// A hostile host's injections toward the server side of the link.
     #[serde(default)]
     pub injections: Vec<TimedInjection>,
+}
+
+/// Every host's local clock reads this much at the start of a run (plus its
+/// offset), so that a clock set back by up to a day still runs: local time
+/// never has to go below zero. The world shifts each node's calendar by the
+/// same amount, so dates and times are what the configuration says.
+pub const LOCAL_CLOCK_ORIGIN_MS: u64 = 86_400_000;
+
+/// A host's clock: simulated time plus a fixed offset and a drift.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockModel {
+    /// Offset from simulated time, in milliseconds (may be negative).
+    pub offset_ms: i64,
+    /// Drift in parts per million (positive: the clock runs fast).
+    pub drift_ppm: i32,
+}
+
+impl ClockModel {
+    /// The host's local time at simulated time `sim_ms`.
+    pub fn local(&self, sim_ms: u64) -> Millis {
+        let drift = i128::from(sim_ms) * i128::from(self.drift_ppm) / 1_000_000;
+        let local =
+            i128::from(LOCAL_CLOCK_ORIGIN_MS) + i128::from(sim_ms) + i128::from(self.offset_ms) + drift;
+        Millis(local.max(0) as u64)
+    }
+
+    /// The first simulated time at which the local clock reads `local`.
+    pub fn sim_at(&self, local: Millis) -> u64 {
+        let target = i128::from(local.0) - i128::from(LOCAL_CLOCK_ORIGIN_MS) - i128::from(self.offset_ms);
+        let scale = 1_000_000 + i128::from(self.drift_ppm);
+        let mut sim = (target * 1_000_000 / scale.max(1)).max(0) as u64;
+        while self.local(sim) < local {
+            sim += 1;
+        }
+        sim
+    }
+}
+
+/// One armed crash: crash `host` the `nth` time it passes `point`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArmedCrash {
+    /// The host.
+    pub host: HostId,
+    /// Crash point name.
+    pub point: String,
+    /// Which passage (1-based).
+    pub nth: u32,
+    /// Restart after this many simulated milliseconds (`None`: stays down
+    /// until the heal phase).
+    pub restart_after_ms: Option<u64>,
 }

@@ -7,16 +7,16 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use payfault::node::{CrashPoint, Effect, Millis, Peer, StateMachine};
-use payfault::sim::driver::{ArmedCrash, ClockModel, CommandQueue, CrashController, HostSpec, Shared};
-use payfault::sim::faults::{
-    Direction, LinkFaults, MessageAction, MessageMatch, MessageRule, RandomMessageFaults,
+use super::driver::{Arm, CommandQueue, CrashController, HostSpec, Shared};
+use super::runner::{Action, Ending, Runner};
+use super::trace::{EventKind, TraceHash};
+use crate::node::{CrashPoint, Effect, Millis, Peer, StateMachine};
+use crate::plan::{
+    ClockModel, Direction, LinkFaults, MessageAction, MessageMatch, MessageRule, RandomMessageFaults,
 };
-use payfault::sim::runner::{Action, Ending, Runner};
-use payfault::sim::trace::{EventKind, TraceHash};
-use payfault::wire::typed::{NetworkRequest, NetworkResponse};
-use payfault::wire::types::{ResponseCode, Stan, TransmissionTime};
-use payfault::wire::{self, MacKey, WireMessage};
+use crate::wire::typed::{NetworkRequest, NetworkResponse};
+use crate::wire::types::{ResponseCode, Stan, TransmissionTime};
+use crate::wire::{self, MacKey, WireMessage};
 
 const KEY: MacKey = MacKey([5; 16]);
 
@@ -142,7 +142,7 @@ struct Plan {
     seed: u64,
     pings: u32,
     faults: LinkFaults,
-    crashes: Vec<ArmedCrash>,
+    crashes: Vec<Arm>,
     actions: Vec<(u64, Action)>,
     torn_write_block: Option<u64>,
 }
@@ -188,7 +188,7 @@ fn run(plan: Plan) -> Outcome {
         commands: client_commands.clone(),
         node: Rc::new(RefCell::new(None)),
         durable: Rc::new(RefCell::new(Vec::new())),
-        me: Peer::Terminal(payfault::wire::types::TerminalId::new("CLIENT01").unwrap()),
+        me: Peer::Terminal(crate::wire::types::TerminalId::new("CLIENT01").unwrap()),
         evidence_keys: BTreeMap::new(),
     });
     let server = Rc::new(HostSpec::<Server> {
@@ -198,7 +198,7 @@ fn run(plan: Plan) -> Outcome {
         dials: BTreeMap::new(),
         accepts: BTreeMap::from([(
             "link".to_string(),
-            Peer::Terminal(payfault::wire::types::TerminalId::new("CLIENT01").unwrap()),
+            Peer::Terminal(crate::wire::types::TerminalId::new("CLIENT01").unwrap()),
         )]),
         journal_path: "/server.journal".into(),
         clock: ClockModel::default(),
@@ -320,7 +320,7 @@ fn duplicates_delays_and_corruption_do_not_duplicate_records() {
 #[test]
 fn crash_after_sync_keeps_the_record_and_the_retry_is_answered_from_it() {
     let mut plan = Plan::new(4);
-    plan.crashes.push(ArmedCrash {
+    plan.crashes.push(Arm {
         host: "server".into(),
         point: "server.after_sync_before_reply".into(),
         nth: 5,
@@ -344,7 +344,7 @@ fn crash_before_sync_loses_the_unsynced_record_and_torn_tails_are_discarded() {
     for torn in [None, Some(3)] {
         let mut plan = Plan::new(5);
         plan.torn_write_block = torn;
-        plan.crashes.push(ArmedCrash {
+        plan.crashes.push(Arm {
             host: "server".into(),
             point: "server.after_append_before_sync".into(),
             nth: 7,

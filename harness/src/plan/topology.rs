@@ -4,6 +4,9 @@
 //!
 //! Amounts are written `major_minor` (`1_000_00` is 1,000.00 EUR).
 
+use serde::{Deserialize, Serialize};
+
+use super::ids::{HostId, LinkId};
 use crate::node::bank::accounts::{CardState, CardholderAccount, MerchantAccount, MerchantState};
 use crate::node::bank::BankConfig;
 use crate::node::switch::{BankLink, SwitchConfig, TerminalLink};
@@ -13,7 +16,7 @@ use crate::wire::types::{Amount, Currency, Expiry, InstitutionId, MerchantId, Pa
 use crate::wire::MacKey;
 
 /// The nodes of a run and how they are wired.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Topology {
     /// Terminals.
     pub terminals: Vec<TerminalConfig>,
@@ -224,6 +227,35 @@ impl Topology {
     pub fn set_terminals(&mut self, terminals: Vec<TerminalConfig>) {
         self.switch.terminals = terminal_links(&terminals);
         self.terminals = terminals;
+    }
+
+    /// Every link, the terminals' first, then the banks'.
+    pub fn links(&self) -> Vec<LinkId> {
+        let mut links: Vec<LinkId> = self
+            .terminals
+            .iter()
+            .map(|terminal| LinkId::Terminal(terminal.terminal.clone()))
+            .collect();
+        links.extend(self.banks.iter().map(|bank| LinkId::Bank(bank.id.clone())));
+        links
+    }
+
+    /// The link named `name` (its terminal's or its bank's id).
+    pub fn link_named(&self, name: &str) -> Option<LinkId> {
+        self.links().into_iter().find(|link| link.name() == name)
+    }
+
+    /// Every host that can crash or have its clock skewed: the terminals,
+    /// the banks, then the switch.
+    pub fn hosts(&self) -> Vec<HostId> {
+        let mut hosts: Vec<HostId> = self.links().iter().map(LinkId::host).collect();
+        hosts.push(HostId::Switch);
+        hosts
+    }
+
+    /// The host named `name` (`switch`, a terminal's or a bank's id).
+    pub fn host_named(&self, name: &str) -> Option<HostId> {
+        self.hosts().into_iter().find(|host| host.name() == name)
     }
 
     /// Switch the same planted bugs on in every node.
