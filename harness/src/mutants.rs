@@ -18,7 +18,8 @@ use crate::explore::found::{shrink_seed, Found};
 use crate::explore::shrink::{Budget, Size};
 use crate::explore::{explore, ExploreOptions, Shard};
 use crate::node::{Bug, Bugs};
-use crate::scenario::{self, RunOptions, Scenario};
+use crate::run::{self, ScenarioOptions};
+use crate::scenario::{self, Scenario};
 
 /// What to measure, and how long to try.
 #[derive(Debug, Clone)]
@@ -256,14 +257,14 @@ fn run_library(
     library: &[Scenario],
     bugs: &[Bug],
 ) -> Result<Vec<LibraryFailure>, String> {
-    let options = RunOptions {
+    let options = ScenarioOptions {
         seed: None,
         bugs: bugs.to_vec(),
     };
     let reports: Vec<Result<_, String>> = pool.install(|| {
         library
             .par_iter()
-            .map(|scenario| scenario::run(scenario, &options))
+            .map(|scenario| run::scenario(scenario, &options).map_err(|error| error.to_string()))
             .collect()
     });
     let mut failures = Vec::new();
@@ -385,11 +386,7 @@ pub fn measure(
     })
 }
 
-/// Load every scenario under `paths` (the library).
+/// Load every scenario under `paths` (the library); every file must validate.
 pub fn load_library(paths: &[PathBuf]) -> Result<Vec<Scenario>, String> {
-    let files = scenario::find_files(paths)?;
-    files
-        .iter()
-        .map(|path| scenario::load(path).map_err(|error| error.to_string()))
-        .collect()
+    scenario::Library::load(paths)?.valid()
 }

@@ -7,7 +7,8 @@ use payfault::explore::found::shrink_seed;
 use payfault::explore::shrink::{shrink, size, Budget};
 use payfault::explore::{explore, generate::generate, ExploreOptions, Shard};
 use payfault::node::{Bug, Bugs};
-use payfault::scenario::{self, RunOptions};
+use payfault::run::ScenarioOptions;
+use payfault::scenario;
 
 fn options(seeds: u64, bugs: &[Bug]) -> ExploreOptions {
     ExploreOptions {
@@ -91,7 +92,7 @@ fn a_planted_bug_is_found_shrunk_and_written_as_a_scenario_that_replays_it() {
     let found = shrink_seed(first.seed, &[bug], invariant, Budget::default(), &out, &out).expect("shrinks");
     let loaded = scenario::load(&found.path).expect("the written scenario validates");
     assert_eq!(loaded.bugs, vec![bug]);
-    let report = scenario::run(&loaded, &RunOptions::default()).expect("runs");
+    let report = payfault::run::scenario(&loaded, &ScenarioOptions::default()).expect("runs");
     assert!(!report.passed, "the written scenario replays the failure");
     assert_eq!(report.trace_hash, found.trace_hash.to_string());
     assert!(report
@@ -111,7 +112,7 @@ fn a_planted_bug_is_found_shrunk_and_written_as_a_scenario_that_replays_it() {
         plan.topology.banks.iter_mut().for_each(|b| b.bugs = Bugs::none());
         plan
     };
-    let report = scenario::run(&fixed, &RunOptions::default()).expect("runs");
+    let report = payfault::run::scenario(&fixed, &ScenarioOptions::default()).expect("runs");
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     let _ = std::fs::remove_dir_all(&out);
 }

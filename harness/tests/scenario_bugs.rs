@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use libtest_mimic::{Arguments, Failed, Trial};
 use payfault::node::Bug;
 use payfault::report::ScenarioReport;
-use payfault::scenario::{self, RunOptions, Scenario};
+use payfault::run::ScenarioOptions;
+use payfault::scenario::{self, Scenario};
 
 /// The scenario expected to catch each bug (relative to `scenarios/`).
 const FIRST_TRIES: &[(Bug, &str)] = &[
@@ -69,8 +70,8 @@ fn search_order(library: &[(PathBuf, Scenario)], bug: Bug) -> Vec<&(PathBuf, Sce
 }
 
 fn run(scenario: &Scenario, bugs: Vec<Bug>) -> Result<ScenarioReport, Failed> {
-    let options = RunOptions { seed: None, bugs };
-    scenario::run(scenario, &options).map_err(Failed::from)
+    let options = ScenarioOptions { seed: None, bugs };
+    payfault::run::scenario(scenario, &options).map_err(Failed::from)
 }
 
 fn invariant_names(report: &ScenarioReport) -> Vec<&'static str> {

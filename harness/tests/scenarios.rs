@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use payfault::scenario::{self, RunOptions};
+use payfault::run::ScenarioOptions;
+use payfault::scenario;
 
 fn scenario_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -15,7 +16,7 @@ fn scenario_root() -> PathBuf {
 
 fn run_one(path: &Path) -> Result<(), Failed> {
     let loaded = scenario::load(path).map_err(|error| Failed::from(error.to_string()))?;
-    let report = scenario::run(&loaded, &RunOptions::default()).map_err(Failed::from)?;
+    let report = payfault::run::scenario(&loaded, &ScenarioOptions::default()).map_err(Failed::from)?;
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"));
     settings.set_prepend_module_to_snapshot(false);

@@ -157,7 +157,7 @@ struct RunArgs {
     seed: Option<u64>,
     /// Switch a planted bug on in every node (repeatable; `payfault bugs`).
     #[arg(long = "bug", value_name = "NAME")]
-    bugs: Vec<String>,
+    bugs: Vec<Bug>,
     /// Where to write the reports (Markdown and JSON per scenario).
     #[arg(long, default_value = "reports")]
     report_dir: PathBuf,
@@ -244,21 +244,8 @@ fn color_stream(stream: &impl IsTerminal) -> bool {
 }
 
 fn run(args: &RunArgs) -> Result<ExitCode> {
-    let mut bugs = Vec::new();
-    for name in &args.bugs {
-        match name.parse::<Bug>() {
-            Ok(bug) => bugs.push(bug),
-            Err(_) => {
-                let names: Vec<&str> = Bug::ALL.iter().map(|bug| bug.name()).collect();
-                let hint = scenario::parse::nearest(name, names.iter().copied())
-                    .map(|near| format!(" (did you mean `{near}`?)"))
-                    .unwrap_or_default();
-                bail!("unknown bug `{name}`{hint}; `payfault bugs` lists them");
-            }
-        }
-    }
-    let files = scenario::find_files(&args.paths).map_err(anyhow::Error::msg)?;
-    if files.is_empty() {
+    let library = scenario::Library::load(&args.paths).map_err(anyhow::Error::msg)?;
+    if library.scenarios.is_empty() && library.invalid.is_empty() {
         println!(
             "no scenarios found under {}; nothing to run",
             display_paths(&args.paths)
@@ -266,37 +253,21 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // Nothing runs unless every file validates.
-    let mut scenarios = Vec::new();
-    let mut invalid = Vec::new();
-    for file in &files {
-        match scenario::load(file) {
-            Ok(loaded) => scenarios.push(loaded),
-            Err(scenario::LoadError::Invalid(errors)) => {
-                eprint!("{}", errors.render(color_stream(&std::io::stderr())));
-                invalid.push((file.display().to_string(), errors.to_string()));
+    if !library.invalid.is_empty() {
+        let mut invalid = Vec::new();
+        for (file, error) in &library.invalid {
+            match error {
+                scenario::LoadError::Invalid(errors) => {
+                    eprint!("{}", errors.render(color_stream(&std::io::stderr())))
+                }
+                other => eprintln!("error: {other}"),
             }
-            Err(error) => {
-                eprintln!("error: {error}");
-                invalid.push((file.display().to_string(), error.to_string()));
-            }
+            invalid.push((file.display().to_string(), error.to_string()));
         }
-    }
-    let mut names = std::collections::BTreeMap::new();
-    for loaded in &scenarios {
-        if let Some(other) = names.insert(loaded.name.clone(), loaded.file.clone()) {
-            let message = format!(
-                "the name `{}` is used by {other} and {}",
-                loaded.name, loaded.file
-            );
-            eprintln!("error: {message}");
-            invalid.push((loaded.file.clone(), message));
-        }
-    }
-    if !invalid.is_empty() {
         eprintln!(
             "{} of {} scenario files do not validate; nothing was run",
             invalid.len(),
-            files.len()
+            library.scenarios.len() + invalid.len()
         );
         if let Some(path) = &args.junit {
             std::fs::write(path, report::junit(&[], &invalid))
@@ -304,18 +275,19 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     }
+    let scenarios = library.scenarios;
     std::fs::create_dir_all(&args.report_dir)
         .with_context(|| format!("creating {}", args.report_dir.display()))?;
-    let options = scenario::RunOptions {
+    let options = payfault::run::ScenarioOptions {
         seed: args.seed,
-        bugs,
+        bugs: Bug::unique(&args.bugs),
     };
     let color = color_stream(&std::io::stdout());
     let started = std::time::Instant::now();
     let mut reports = Vec::new();
     let mut stdout = std::io::stdout().lock();
     for loaded in &scenarios {
-        let report = scenario::run(loaded, &options).map_err(anyhow::Error::msg)?;
+        let report = payfault::run::scenario(loaded, &options)?;
         let base = args.report_dir.join(&report.name);
         std::fs::write(base.with_extension("md"), report.markdown(true))?;
         std::fs::write(
@@ -392,9 +364,7 @@ fn list_bugs(json: bool) -> Result<ExitCode> {
 
 fn explore(args: &ExploreArgs) -> Result<ExitCode> {
     use payfault::explore::{self, found, shrink, ExploreOptions, Shard};
-    let mut bugs = args.bugs.clone();
-    bugs.sort();
-    bugs.dedup();
+    let bugs = Bug::unique(&args.bugs);
     let options = ExploreOptions {
         start: args.start,
         seeds: args.seeds.or(if args.time.is_some() { None } else { Some(100) }),
@@ -426,7 +396,11 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
             format!(", with{bug_text}")
         },
     );
-    let progress = Progress::new(options.seeds.map(|seeds| seeds / options.shard.count));
+    let progress = Progress::new(
+        options
+            .seeds
+            .map(|seeds| explore::shard_len(seeds, options.shard)),
+    );
     let summary = explore::explore(&options, |outcome| {
         progress.seed(outcome.verdict.passed());
         if let Some(invariant) = outcome.first_violation() {
@@ -469,13 +443,7 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
             (first.seed - options.start) / options.shard.count + 1
         );
     }
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(if bugs.is_empty() {
-            "scenarios/found"
-        } else {
-            "reports/found"
-        })
-    });
+    let out = args.out.clone().unwrap_or_else(|| found::default_out_dir(&bugs));
     let budget = shrink::Budget {
         runs_max: args.shrink_runs,
         ..shrink::Budget::default()
@@ -581,14 +549,11 @@ impl Progress {
 fn mutants(args: &MutantsArgs) -> Result<ExitCode> {
     use payfault::mutants::{self, MutantsOptions};
     let library = mutants::load_library(&args.library).map_err(anyhow::Error::msg)?;
-    let mut bugs = if args.bugs.is_empty() {
+    let bugs = if args.bugs.is_empty() {
         Bug::ALL.to_vec()
     } else {
-        args.bugs.clone()
+        Bug::unique(&args.bugs)
     };
-    // Each bug once, in the order given.
-    let mut seen = std::collections::BTreeSet::new();
-    bugs.retain(|bug| seen.insert(*bug));
     let options = MutantsOptions {
         bugs,
         budget: args.budget,
@@ -673,34 +638,24 @@ fn replay(
     scenario_out: Option<&std::path::Path>,
     report_dir: &std::path::Path,
 ) -> Result<ExitCode> {
-    use payfault::explore::found::replay_command;
+    use payfault::explore::found::report_seed;
     use payfault::scenario::write::{write, Header};
-    let mut bugs = bugs.to_vec();
-    bugs.sort();
-    bugs.dedup();
-    let plan = payfault::explore::generate::generate(seed, &payfault::node::Bugs::of(bugs.iter().copied()));
-    let name = format!("seed-{seed}");
-    let header = Header {
-        name: name.clone(),
-        incident: 'C',
-        description: format!(
-            "The generated run of seed {seed}, as `{}` runs it.",
-            replay_command(seed, &bugs)
-        ),
-        bugs: bugs.clone(),
-    };
-    let text = write(&plan, &header).map_err(anyhow::Error::msg)?;
-    let file = scenario_out.map_or_else(|| format!("{name}.toml"), |path| path.display().to_string());
-    let scenario = scenario::parse(&file, &text).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    let mut report =
-        scenario::run(&scenario, &scenario::RunOptions::default()).map_err(anyhow::Error::msg)?;
-    report.replay = replay_command(seed, &bugs);
+    let bugs = Bug::unique(bugs);
+    let (plan, report) = report_seed(seed, &bugs)?;
+    let name = report.name.clone();
     print!("{}", report.markdown(false));
     std::fs::create_dir_all(report_dir).with_context(|| format!("creating {}", report_dir.display()))?;
     let report_path = report_dir.join(format!("{name}.md"));
     std::fs::write(&report_path, report.markdown(true))
         .with_context(|| format!("writing {}", report_path.display()))?;
     if let Some(path) = scenario_out {
+        let header = Header {
+            name: name.clone(),
+            incident: 'C',
+            description: report.description.clone(),
+            bugs: bugs.clone(),
+        };
+        let text = write(&plan, &header).map_err(anyhow::Error::msg)?;
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
         println!("\nscenario: {}", path.display());
     }

@@ -175,6 +175,14 @@ impl FromStr for Bug {
     }
 }
 
+impl Bug {
+    /// Each of `bugs` once, in catalogue order: how every command takes a
+    /// repeated `--bug`.
+    pub fn unique(bugs: &[Bug]) -> Vec<Bug> {
+        Bugs::of(bugs.iter().copied()).iter().collect()
+    }
+}
+
 /// The set of bugs switched on for a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bugs(BTreeSet<Bug>);

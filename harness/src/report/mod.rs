@@ -1,13 +1,55 @@
-//! Reports of scenario runs: plain data ([`ScenarioReport`]) rendered as
-//! Markdown, JSON and JUnit XML. A report is built from the history, the
-//! verdict and the trace; rendering reads nothing else.
+//! Reports of runs: plain data ([`ScenarioReport`]) rendered as Markdown,
+//! JSON and JUnit XML. A report is built from the history, the verdict and
+//! the trace ([`ScenarioReport::build`], with the view of [`view`]);
+//! rendering reads nothing else. A generated seed is reported the same way
+//! as a scenario file, without becoming one first.
+
+pub mod view;
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::check::Violation;
-use crate::wire::types::Currency;
+use crate::check::{Verdict, Violation};
+use crate::history::History;
+use crate::node::Bug;
+use crate::sim::trace::Trace;
+
+pub use view::{format_minor, Label, Labels};
+
+/// What a report says about where its run came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The run's name (a scenario's, or `seed-N`).
+    pub name: String,
+    /// The file it came from, or how it was made.
+    pub file: String,
+    /// Incident class, `A` to `E`.
+    pub incident: char,
+    /// What it replays or shows.
+    pub description: String,
+    /// The command that replays it.
+    pub replay: String,
+}
+
+/// The evidence of one checked run, as the report reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// The run's seed.
+    pub seed: u64,
+    /// Planted bugs the nodes ran with.
+    pub bugs: &'a [Bug],
+    /// The history.
+    pub history: &'a History,
+    /// The checker's verdict on it.
+    pub verdict: &'a Verdict,
+    /// The trace (its events, if kept).
+    pub trace: &'a Trace,
+    /// Simulated milliseconds.
+    pub simulated_ms: u64,
+    /// Whether the run went quiet after healing (else: the time limit).
+    pub quiescent: bool,
+}
 
 /// Everything one scenario run shows.
 #[derive(Debug, Clone, Serialize)]
@@ -91,24 +133,53 @@ pub struct ExpectationResult {
     pub met: bool,
 }
 
-/// Format minor units of a currency, e.g. `-12.50 EUR`.
-pub fn format_minor(minor: i64, currency: Currency) -> String {
-    let exponent = u32::from(currency.exponent());
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    if exponent == 0 {
-        return format!("{sign}{abs} {currency}");
-    }
-    let scale = 10u64.pow(exponent);
-    format!(
-        "{sign}{}.{:0width$} {currency}",
-        abs / scale,
-        abs % scale,
-        width = exponent as usize
-    )
-}
-
 impl ScenarioReport {
+    /// The report of a run: the header, the customer view and balances
+    /// from the history (`labels` name the operations of a file), the
+    /// expectations as judged, the verdict and the trace. It passes when
+    /// every invariant holds, every expectation is met and the run went
+    /// quiet.
+    pub fn build(
+        header: Header,
+        evidence: Evidence<'_>,
+        labels: &Labels,
+        expectations: Vec<ExpectationResult>,
+        wall_ms: u64,
+    ) -> ScenarioReport {
+        let passed = evidence.verdict.passed()
+            && expectations.iter().all(|expectation| expectation.met)
+            && evidence.quiescent;
+        ScenarioReport {
+            name: header.name,
+            file: header.file,
+            incident: header.incident.to_string(),
+            description: header.description,
+            passed,
+            seed: evidence.seed,
+            bugs: evidence.bugs.iter().map(|bug| bug.name().to_string()).collect(),
+            trace_hash: evidence.trace.hash().to_string(),
+            simulated_ms: evidence.simulated_ms,
+            wall_ms,
+            ending: if evidence.quiescent {
+                "quiescent"
+            } else {
+                "time limit"
+            }
+            .to_string(),
+            customer_view: view::customer_view(evidence.history, labels),
+            balances: view::balances(evidence.history),
+            expectations,
+            violations: evidence.verdict.violations.clone(),
+            replay: header.replay,
+            events: evidence
+                .trace
+                .events()
+                .iter()
+                .map(|event| event.to_string())
+                .collect(),
+        }
+    }
+
     /// One summary line: name, PASS/FAIL, seed, trace hash, times.
     pub fn line(&self, color: bool) -> String {
         let verdict = match (self.passed, color) {

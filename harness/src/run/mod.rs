@@ -6,6 +6,8 @@
 //! plan, judges the history with every invariant, and turns a panic in a
 //! node or the world into an error that names the seed.
 
+mod scenario;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::check::{check, Verdict};
@@ -14,6 +16,8 @@ use crate::node::{Bug, Bugs};
 use crate::plan::Plan;
 use crate::sim::trace::{Trace, TraceHash};
 use crate::sim::{self, Ending, SimError, SimOptions};
+
+pub use scenario::{judge, scenario, ScenarioOptions};
 
 /// What a run may change without changing the plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
