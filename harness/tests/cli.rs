@@ -251,3 +251,33 @@ fn replay_prints_the_report_of_a_seed_and_its_verdict() {
     assert!(rerun.status.success());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_misspelt_bug_name_gets_a_suggestion_in_every_subcommand() {
+    let commands: [&[&str]; 4] = [
+        &["run", "--bug", "switch-no-dedup"],
+        &["explore", "--seeds", "1", "--bug", "switch-no-dedup"],
+        &["replay", "1", "--bug", "switch-no-dedup"],
+        &["mutants", "--bug", "switch-no-dedup"],
+    ];
+    for args in commands {
+        let output = payfault(args, b"");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("unknown bug `switch-no-dedup` (did you mean `switch-no-dedupe`?)"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_shard_runs_its_share_of_the_seeds_which_the_progress_total_counts() {
+    // Shard 1/4 of 10 seeds runs seeds 0, 4 and 8: three, not 10 / 4 = 2
+    // (the progress bar's total is `shard_len`).
+    let output = payfault(&["explore", "--seeds", "10", "--shard", "1/4", "--shrink", "0"], b"");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("\n3 seeds, 0 failed"), "{stdout}");
+    assert_eq!(payfault::explore::shard_len(10, "1/4".parse().unwrap()), 3);
+}
