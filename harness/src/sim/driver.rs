@@ -114,11 +114,6 @@ impl CrashController {
     pub fn take_requests(&mut self) -> Vec<(String, CrashPoint, Option<u64>)> {
         std::mem::take(&mut self.requests)
     }
-
-    /// Every (host, point) passed so far with its count.
-    pub fn passages(&self) -> &BTreeMap<(String, String), u32> {
-        &self.passages
-    }
 }
 
 /// Operator commands waiting for a node, surviving its restarts.

@@ -8,21 +8,23 @@
 //! - [`trace`]: every event of a run and its hash (public: reports read it);
 //! - `driver`: runs one sans-IO node on a host over TCP and a journal;
 //! - `disk`: journal files on the simulated (or a real) disk;
-//! - `proxy`: the fault proxy on every link;
+//! - `proxy`: the fault proxy on every link; its decisions are the sans-IO
+//!   [`FaultProxy`] (public: what a fault means, whatever carries the bytes);
 //! - `runner`: the run loop: schedule, crashes, heal, quiet period;
 //! - `world`: the payment world: terminals, switch, banks, workload, faults;
 //!   and the history gathered from the nodes at the end.
 
-pub mod disk;
-pub mod driver;
-pub mod proxy;
-pub mod runner;
+mod disk;
+mod driver;
+mod proxy;
+mod runner;
 pub mod trace;
-pub mod world;
+mod world;
 
 #[cfg(test)]
 mod tests;
 
+pub use proxy::{Delivery, FaultProxy};
 pub use runner::Ending;
 pub use world::RunResult;
 

@@ -92,11 +92,6 @@ impl FaultProxy {
         }
     }
 
-    /// The link's name, e.g. `TERM0001>switch`.
-    pub fn link(&self) -> &str {
-        &self.link
-    }
-
     /// Messages accepted but not yet delivered (delayed ones included).
     pub fn held(&self) -> usize {
         self.held

@@ -74,7 +74,6 @@ pub struct Runner<'a> {
     proxies: Vec<Rc<RefCell<FaultProxy>>>,
     partitions: BTreeSet<(String, String)>,
     crashed: BTreeSet<String>,
-    hosts: Vec<String>,
 }
 
 impl<'a> Runner<'a> {
@@ -100,7 +99,6 @@ impl<'a> Runner<'a> {
             proxies: Vec::new(),
             partitions: BTreeSet::new(),
             crashed: BTreeSet::new(),
-            hosts: Vec::new(),
         }
     }
 
@@ -136,7 +134,6 @@ impl<'a> Runner<'a> {
     {
         let shared = self.shared.clone();
         let name = spec.name.clone();
-        self.hosts.push(name.clone());
         self.sim
             .host(name.as_str(), move || run_host(spec.clone(), shared.clone()));
     }
@@ -299,15 +296,5 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(Ending::TimeLimit)
-    }
-
-    /// Hosts registered so far, in order.
-    pub fn hosts(&self) -> &[String] {
-        &self.hosts
-    }
-
-    /// Whether `host` is down now.
-    pub fn is_crashed(&self, host: &str) -> bool {
-        self.crashed.contains(host)
     }
 }
