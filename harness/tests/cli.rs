@@ -275,7 +275,10 @@ fn a_misspelt_bug_name_gets_a_suggestion_in_every_subcommand() {
 fn a_shard_runs_its_share_of_the_seeds_which_the_progress_total_counts() {
     // Shard 1/4 of 10 seeds runs seeds 0, 4 and 8: three, not 10 / 4 = 2
     // (the progress bar's total is `shard_len`).
-    let output = payfault(&["explore", "--seeds", "10", "--shard", "1/4", "--shrink", "0"], b"");
+    let output = payfault(
+        &["explore", "--seeds", "10", "--shard", "1/4", "--shrink", "0"],
+        b"",
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("\n3 seeds, 0 failed"), "{stdout}");

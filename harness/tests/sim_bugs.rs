@@ -16,7 +16,7 @@ use payfault::plan::{
     ArmedCrash, FaultPlan, HostId, LinkId, LinkPartition, Plan, Step, TimedCrash, Timing, WorkItem,
 };
 use payfault::plan::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
-use payfault::sim::proxy::FaultProxy;
+use payfault::sim::FaultProxy;
 use payfault::sim::{run, RunResult, SimOptions};
 use payfault::wire::types::{Expiry, MerchantId, Money, Pan, ResponseCode, TerminalId};
 use payfault::wire::{Message, Mti};
