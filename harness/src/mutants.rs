@@ -16,9 +16,9 @@ use serde::Serialize;
 use crate::check::Invariant;
 use crate::explore::found::{shrink_seed, Found};
 use crate::explore::shrink::{Budget, Size};
-use crate::explore::{explore, ExploreOptions, Shard};
+use crate::explore::{explore, ExploreError, ExploreOptions, Shard};
 use crate::node::{Bug, Bugs};
-use crate::run::{self, ScenarioOptions};
+use crate::run::{self, RunError, ScenarioOptions};
 use crate::scenario::{self, Scenario};
 
 /// What to measure, and how long to try.
@@ -251,20 +251,39 @@ fn median(mut values: Vec<u64>) -> Option<u64> {
     values.get(values.len() / 2).copied()
 }
 
+/// Why a measurement could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MutantsError {
+    /// The worker threads could not start.
+    #[error("cannot start {jobs} workers: {message}")]
+    Workers {
+        /// How many were asked for.
+        jobs: usize,
+        /// Why not.
+        message: String,
+    },
+    /// Exploration stopped.
+    #[error(transparent)]
+    Explore(#[from] ExploreError),
+    /// A library scenario could not be run.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
 /// Run every library scenario with `bugs` on; the ones that fail.
 fn run_library(
     pool: &rayon::ThreadPool,
     library: &[Scenario],
     bugs: &[Bug],
-) -> Result<Vec<LibraryFailure>, String> {
+) -> Result<Vec<LibraryFailure>, MutantsError> {
     let options = ScenarioOptions {
         seed: None,
         bugs: bugs.to_vec(),
     };
-    let reports: Vec<Result<_, String>> = pool.install(|| {
+    let reports: Vec<Result<_, RunError>> = pool.install(|| {
         library
             .par_iter()
-            .map(|scenario| run::scenario(scenario, &options).map_err(|error| error.to_string()))
+            .map(|scenario| run::scenario(scenario, &options))
             .collect()
     });
     let mut failures = Vec::new();
@@ -283,7 +302,7 @@ fn run_library(
     Ok(failures)
 }
 
-fn explore_bug(options: &MutantsOptions, bug: Bug) -> Result<(u64, Option<FirstFailure>), String> {
+fn explore_bug(options: &MutantsOptions, bug: Bug) -> Result<(u64, Option<FirstFailure>), MutantsError> {
     let began = Instant::now();
     let mut seen: Option<(u64, u64, Invariant)> = None;
     let explore_options = ExploreOptions {
@@ -339,12 +358,15 @@ fn explore_bug(options: &MutantsOptions, bug: Bug) -> Result<(u64, Option<FirstF
 pub fn measure(
     options: &MutantsOptions,
     mut progress: impl FnMut(&BugResult),
-) -> Result<MutantsReport, String> {
+) -> Result<MutantsReport, MutantsError> {
     let began = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
         .build()
-        .map_err(|error| format!("cannot start {} workers: {error}", options.jobs))?;
+        .map_err(|error| MutantsError::Workers {
+            jobs: options.jobs,
+            message: error.to_string(),
+        })?;
     let mut bugs = Vec::new();
     for &bug in &options.bugs {
         let library = run_library(&pool, &options.library, &[bug])?;

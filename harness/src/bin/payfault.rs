@@ -422,8 +422,7 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
                 progress.println(format!("  {violation}"));
             }
         }
-    })
-    .map_err(anyhow::Error::msg)?;
+    })?;
     progress.finish();
     println!(
         "{} seeds, {} failed, {} operations, {:.1} simulated s in {:.1} s wall: {:.1} seeds/s, {:.0} operations/s{}",
@@ -590,8 +589,7 @@ fn mutants(args: &MutantsArgs) -> Result<ExitCode> {
                 result.library.len()
             );
         }
-    })
-    .map_err(anyhow::Error::msg)?;
+    })?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -613,15 +611,11 @@ fn determinism(start: u64, seeds: u64) -> Result<ExitCode> {
     let bugs = payfault::node::Bugs::none();
     let mut differing = 0;
     for seed in start..start + seeds {
-        let first = payfault::explore::run_seed(seed, &bugs).map_err(anyhow::Error::msg)?;
-        let second = payfault::explore::run_seed(seed, &bugs).map_err(anyhow::Error::msg)?;
-        println!("seed {seed} trace {} {}", first.trace_hash, second.trace_hash);
-        if first.trace_hash != second.trace_hash {
+        let (first, second) = payfault::explore::run_twice(seed, &bugs)?;
+        println!("seed {seed} trace {first} {second}");
+        if first != second {
             differing += 1;
-            eprintln!(
-                "NONDETERMINISTIC: seed {seed} gave {} then {}",
-                first.trace_hash, second.trace_hash
-            );
+            eprintln!("NONDETERMINISTIC: seed {seed} gave {first} then {second}");
         }
     }
     println!("{seeds} seeds run twice, {differing} with differing traces");

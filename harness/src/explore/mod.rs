@@ -161,6 +161,31 @@ impl Summary {
     }
 }
 
+/// Why an exploration stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExploreError {
+    /// The range does not fit in 64-bit seeds.
+    #[error("the seed range from {start} runs past the largest seed")]
+    SeedRange {
+        /// The first seed of the range.
+        start: u64,
+    },
+    /// The worker threads could not start.
+    #[error("cannot start {jobs} workers: {message}")]
+    Workers {
+        /// How many were asked for.
+        jobs: usize,
+        /// Why not.
+        message: String,
+    },
+    /// A worker went away without an answer.
+    #[error("an exploration worker stopped without an answer")]
+    WorkerLost,
+    /// A seed could not be run (the simulation failed or panicked).
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
 /// Run the seeds of `options` in parallel, calling `report` for each
 /// outcome in seed order, and sum them up.
 ///
@@ -168,12 +193,18 @@ impl Summary {
 /// takes the next at once (no batch waits for its slowest seed), and
 /// outcomes that arrive early wait in a reorder buffer until every lower
 /// seed is reported.
-pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -> Result<Summary, String> {
+pub fn explore(
+    options: &ExploreOptions,
+    mut report: impl FnMut(&SeedOutcome),
+) -> Result<Summary, ExploreError> {
     let jobs = options.jobs.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
-        .map_err(|error| format!("cannot start {jobs} workers: {error}"))?;
+        .map_err(|error| ExploreError::Workers {
+            jobs,
+            message: error.to_string(),
+        })?;
     let began = Instant::now();
     let total = options.seeds.map(|seeds| shard_len(seeds, options.shard));
     let window = (jobs * 4) as u64;
@@ -181,13 +212,13 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
         n.checked_mul(options.shard.count)
             .and_then(|offset| offset.checked_add(options.shard.index))
             .and_then(|offset| offset.checked_add(options.start))
-            .ok_or_else(|| format!("the seed range from {} runs past the largest seed", options.start))
+            .ok_or(ExploreError::SeedRange { start: options.start })
     };
     if let Some(total) = total.filter(|total| *total > 0) {
         seed_at(total - 1)?;
     }
-    let (sender, receiver) = std::sync::mpsc::channel::<(u64, Result<SeedOutcome, String>)>();
-    let mut early: BTreeMap<u64, Result<SeedOutcome, String>> = BTreeMap::new();
+    let (sender, receiver) = std::sync::mpsc::channel::<(u64, Result<SeedOutcome, RunError>)>();
+    let mut early: BTreeMap<u64, Result<SeedOutcome, RunError>> = BTreeMap::new();
     let mut summary = Summary::default();
     let (mut started, mut reported) = (0u64, 0u64);
     let mut stopping = false;
@@ -209,14 +240,12 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
                 // (rayon would abort the process). The receiver outlives
                 // every task unless an error ended the run early; then
                 // nobody needs the outcome.
-                let outcome = std::panic::catch_unwind(|| run_seed(seed, &bugs))
-                    .unwrap_or_else(|panic| {
-                        Err(RunError::Panicked {
-                            seed,
-                            message: panic_text(&*panic),
-                        })
+                let outcome = std::panic::catch_unwind(|| run_seed(seed, &bugs)).unwrap_or_else(|panic| {
+                    Err(RunError::Panicked {
+                        seed,
+                        message: panic_text(&*panic),
                     })
-                    .map_err(|error| error.to_string());
+                });
                 let _ = sender.send((index, outcome));
             });
             started += 1;
@@ -224,9 +253,7 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
         if reported == started {
             break;
         }
-        let (index, outcome) = receiver
-            .recv()
-            .map_err(|_| "an exploration worker stopped without an answer".to_string())?;
+        let (index, outcome) = receiver.recv().map_err(|_| ExploreError::WorkerLost)?;
         early.insert(index, outcome);
         while let Some(outcome) = early.remove(&reported) {
             reported += 1;
@@ -249,6 +276,14 @@ pub fn explore(options: &ExploreOptions, mut report: impl FnMut(&SeedOutcome)) -
     }
     summary.wall = began.elapsed();
     Ok(summary)
+}
+
+/// Run seed `seed` twice: both trace hashes (equal unless something in the
+/// simulation escapes the seed).
+pub fn run_twice(seed: u64, bugs: &Bugs) -> Result<(TraceHash, TraceHash), RunError> {
+    let first = run_seed(seed, bugs)?;
+    let second = run_seed(seed, bugs)?;
+    Ok((first.trace_hash, second.trace_hash))
 }
 
 /// How many of `seeds` seeds fall to `shard`.
