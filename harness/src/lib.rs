@@ -5,18 +5,23 @@
 //! a simulated network, breaks things on purpose, and proves after every run
 //! that no money was lost or moved twice.
 //!
-//! Data flows one way: scenario → (workload, faults) → simulation → history
-//! → check → report. This crate grows one folder per concern:
+//! Data flows one way: scenario file or seed → [`plan::Plan`] → simulation
+//! → history → check → report, orchestrated by [`run`]. One folder per
+//! concern (docs/architecture.md has the map and the rule that keeps the
+//! layers apart):
 //!
 //! - [`wire`]: the ISO 8583 dialect: codec, framing, MAC, typed messages.
 //! - [`node`]: terminal, switch and bank as sans-IO state machines.
-//! - [`sim`]: the simulated world: drivers, fault proxy, crashes, trace.
-//! - [`history`]: the evidence a run leaves, as plain data.
+//! - [`plan`]: a run as typed data: topology, workload, faults, timing.
+//! - [`sim`]: the simulated world that executes a plan.
+//! - [`history`]: the evidence a run leaves, in its own words.
 //! - [`check`]: the invariants, judged from the history alone.
-//! - [`explore`]: generated runs from seeds.
+//! - [`run`]: run a plan (or a scenario file) with planted bugs and check it.
 //! - [`scenario`]: scenario files (TOML): parsing with located errors,
-//!   lowering to a world plan, running and judging.
-//! - [`report`]: Markdown, JSON and JUnit reports of scenario runs.
+//!   lowering to a plan, writing a plan back.
+//! - [`explore`]: generated runs from seeds, in parallel; shrinking.
+//! - [`report`]: the view of a run; Markdown, JSON and JUnit.
+//! - [`mutants`]: how well the harness catches its planted bugs.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};

@@ -8,13 +8,13 @@
 //!
 //! The flow is one way, one module per step:
 //!
-//! - [`format`]: the serde model of the file, every value with its span;
-//! - [`parse`]: TOML into that model, and the located errors
+//! - [`format`](mod@format): the serde model of the file, every value with its span;
+//! - [`parse`](mod@parse): TOML into that model, and the located errors
 //!   ([`ScenarioError`]: file, line, column, what was expected, the nearest
 //!   valid name for a misspelling), rendered with miette;
 //! - [`lower`]: checks every name and value and lowers the file to a
 //!   [`Plan`](crate::plan::Plan) plus [`Expectation`]s;
-//! - [`write`]: a plan written back as a file that lowers to the same plan.
+//! - [`write`](mod@write): a plan written back as a file that lowers to the same plan.
 //!
 //! Running a scenario and judging it is [`crate::run::scenario`]'s.
 //!
