@@ -12,12 +12,11 @@ use super::shrink::{shrink, Budget, Size};
 use crate::check::Invariant;
 use crate::node::{Bug, Bugs};
 use crate::plan::Plan;
-use crate::report::{self, Evidence, Labels, ScenarioReport};
+use crate::report::{self, Labels, ScenarioReport};
 use crate::run::{self as runner, run, RunError, RunOptions, ScenarioOptions};
 use crate::scenario;
 use crate::scenario::write::{write, Header};
 use crate::sim::trace::TraceHash;
-use crate::sim::Ending;
 
 /// A failure written to a scenario file.
 #[derive(Debug, Clone)]
@@ -178,18 +177,9 @@ pub fn report_seed(seed: u64, bugs: &[Bug]) -> Result<(Plan, ScenarioReport), Ru
         description: format!("The generated run of seed {seed}, as `{replay}` runs it."),
         replay,
     };
-    let evidence = Evidence {
-        seed,
-        bugs: &result.bugs,
-        history: &result.history,
-        verdict: &result.verdict,
-        trace: &result.trace,
-        simulated_ms: result.simulated_ms,
-        quiescent: result.ending == Ending::Quiescent,
-    };
     let report = ScenarioReport::build(
         header,
-        evidence,
+        result.evidence(),
         &Labels::new(),
         Vec::new(),
         started.elapsed().as_millis() as u64,

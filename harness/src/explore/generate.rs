@@ -630,11 +630,5 @@ pub fn generate(seed: u64, bugs: &Bugs) -> Plan {
         close_batches_at_end,
         ..Timing::default()
     };
-    Plan {
-        seed,
-        topology,
-        workload,
-        faults,
-        timing,
-    }
+    Plan::new(seed, topology, workload, faults, timing)
 }

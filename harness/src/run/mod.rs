@@ -14,6 +14,7 @@ use crate::check::{check, Verdict};
 use crate::history::History;
 use crate::node::{Bug, Bugs};
 use crate::plan::Plan;
+use crate::report::Evidence;
 use crate::sim::trace::{Trace, TraceHash};
 use crate::sim::{self, Ending, SimError, SimOptions};
 
@@ -71,6 +72,19 @@ impl Run {
     /// Whether every invariant holds and the run went quiet after healing.
     pub fn passed(&self) -> bool {
         self.verdict.passed() && self.ending == Ending::Quiescent
+    }
+
+    /// The run as a report reads it.
+    pub fn evidence(&self) -> Evidence<'_> {
+        Evidence {
+            seed: self.seed,
+            bugs: &self.bugs,
+            history: &self.history,
+            verdict: &self.verdict,
+            trace: &self.trace,
+            simulated_ms: self.simulated_ms,
+            quiescent: self.ending == Ending::Quiescent,
+        }
     }
 }
 

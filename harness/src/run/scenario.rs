@@ -7,9 +7,8 @@ use super::{run, RunError, RunOptions};
 use crate::history::History;
 use crate::node::{Bug, Outcome};
 use crate::report::view::{describe_outcome, format_minor, shown_for};
-use crate::report::{Evidence, ExpectationResult, Header, Label, Labels, ScenarioReport};
+use crate::report::{ExpectationResult, Header, Label, Labels, ScenarioReport};
 use crate::scenario::{Expectation, Scenario, ShowKind};
-use crate::sim::Ending;
 use crate::wire::types::ResponseCode;
 
 /// What a scenario run may change: the seed, and planted bugs to switch on.
@@ -43,18 +42,9 @@ pub fn scenario(scenario: &Scenario, options: &ScenarioOptions) -> Result<Scenar
         description: scenario.description.clone(),
         replay,
     };
-    let evidence = Evidence {
-        seed: result.seed,
-        bugs: &result.bugs,
-        history: &result.history,
-        verdict: &result.verdict,
-        trace: &result.trace,
-        simulated_ms: result.simulated_ms,
-        quiescent: result.ending == Ending::Quiescent,
-    };
     Ok(ScenarioReport::build(
         header,
-        evidence,
+        result.evidence(),
         &labels(scenario),
         expectations,
         started.elapsed().as_millis() as u64,
