@@ -22,6 +22,7 @@
 //! - [`explore`]: generated runs from seeds, in parallel; shrinking.
 //! - [`report`]: the view of a run; Markdown, JSON and JUnit.
 //! - [`mutants`]: how well the harness catches its planted bugs.
+//! - [`bench`]: how fast it is, against the protocol's own cost.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};
@@ -34,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod check;
 pub mod explore;
 pub mod history;

@@ -284,3 +284,38 @@ fn a_shard_runs_its_share_of_the_seeds_which_the_progress_total_counts() {
     assert!(stdout.contains("\n3 seeds, 0 failed"), "{stdout}");
     assert_eq!(payfault::explore::shard_len(10, "1/4".parse().unwrap()), 3);
 }
+
+#[test]
+fn bench_prints_every_figure_as_json() {
+    let output = payfault(
+        &[
+            "bench",
+            "--seeds",
+            "8",
+            "--jobs",
+            "2",
+            "--library",
+            "../scenarios/c",
+            "--json",
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let figures: Value = serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"));
+    for key in [
+        "seeds_per_s_all",
+        "seeds_per_s_one",
+        "simulated_s_per_wall_s_one",
+        "sim_transactions_per_s_one",
+        "direct_transactions_per_s",
+        "overhead_ratio",
+    ] {
+        let figure = figures[key].as_f64().unwrap_or(0.0);
+        assert!(figure > 0.0, "{key} = {figure}: {figures}");
+    }
+    assert_eq!(figures["seeds"], 8);
+    let library = std::fs::read_dir("../scenarios/c").unwrap().count() as u64;
+    assert_eq!(figures["library_scenarios"], library);
+}

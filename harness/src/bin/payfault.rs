@@ -78,6 +78,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure the harness's speed on this machine (seeds/s, simulated time, overhead, memory).
+    #[command(
+        after_help = "Runs the library once, the default exploration profile on every core and on one, and a stream of\nsales through the nodes stepped directly (the protocol's own cost). Figures depend on the machine;\ndocs/performance.md records them.\n\nExamples:\n  payfault bench\n  payfault bench --seeds 2000 --json"
+    )]
+    Bench {
+        /// Seeds of the default profile for each exploration figure.
+        #[arg(long, default_value_t = 1_000)]
+        seeds: u64,
+        /// Workers for the all-core figure (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// The scenario library to time.
+        #[arg(long, default_value = "scenarios")]
+        library: Vec<PathBuf>,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -203,6 +221,12 @@ fn main() -> ExitCode {
         Command::Wire(WireCommand::Decode { hex, framed }) => wire_decode(hex, framed),
         Command::Wire(WireCommand::Encode { hex, framed }) => wire_encode(hex, framed),
         Command::Bugs { json } => list_bugs(json),
+        Command::Bench {
+            seeds,
+            jobs,
+            library,
+            json,
+        } => bench(seeds, jobs, library, json),
         Command::Explore(args) => explore(&args),
         Command::Mutants(args) => mutants(&args),
         Command::Replay {
@@ -605,6 +629,26 @@ fn mutants(args: &MutantsArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn bench(seeds: u64, jobs: Option<usize>, library: Vec<PathBuf>, json: bool) -> Result<ExitCode> {
+    use payfault::bench::{measure, BenchOptions};
+    if seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    let options = BenchOptions {
+        seeds,
+        jobs: jobs.unwrap_or_else(payfault::explore::default_jobs).max(1),
+        library,
+        ..BenchOptions::default()
+    };
+    let report = measure(&options)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn determinism(start: u64, seeds: u64) -> Result<ExitCode> {
