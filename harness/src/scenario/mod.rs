@@ -8,12 +8,15 @@
 //!
 //! The flow is one way, one module per step:
 //!
-//! - [`format`]: the serde model of the file, every value with its span;
+//! - [`vocabulary`]: the names a file may write (operations and their
+//!   keys, fault actions, injections, outcomes, states), each listed once;
+//! - [`format`]: the serde model of the file, every value with its span,
+//!   read by the parser and serialized by [`write`](mod@write);
 //! - [`parse`]: TOML into that model, and the located errors
 //!   ([`ScenarioError`]: file, line, column, what was expected, the nearest
 //!   valid name for a misspelling), rendered with miette;
 //! - [`lower`]: checks every name and value and lowers the file to a
-//!   [`Plan`](crate::sim::world::Plan) plus [`Expectation`]s;
+//!   [`Plan`](crate::plan::Plan) plus [`Expectation`]s;
 //! - this module: [`run`] a [`Scenario`] and judge it into a
 //!   [`ScenarioReport`](crate::report::ScenarioReport).
 //!
@@ -45,6 +48,7 @@
 pub mod format;
 pub mod lower;
 pub mod parse;
+pub mod vocabulary;
 pub mod write;
 
 use std::path::{Path, PathBuf};
