@@ -1,15 +1,22 @@
-//! The serde model of a scenario file, exactly as written. Every value
-//! keeps its place in the file ([`Spanned`]) so that later checks can point
-//! at it; nothing here is validated beyond TOML types.
+//! The serde model of a scenario file, exactly as written: read by the
+//! parser and serialized by the writer. Every value keeps its place in the
+//! file ([`Spanned`]) so that later checks can point at it (a written value
+//! has an empty span); nothing here is validated beyond TOML types.
 
-use serde::Deserialize;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_spanned::Spanned;
+
+use super::vocabulary::{Named, OperationKey};
 
 /// A text value and where it stands in the file.
 pub type Text = Spanned<String>;
 
 /// A whole scenario file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// Short unique name (letters, digits, `-`, `_`).
@@ -22,49 +29,85 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub seed: Option<Spanned<u64>>,
     /// Planted bugs switched on in every node (names of `payfault bugs`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bugs: Vec<Text>,
     /// Changes on top of the built-in topology.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub topology: TopologyChanges,
     /// Phase lengths.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub timing: TimingFile,
     /// What customers, clerks and bank operators do, in file order.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<OperationFile>,
     /// What breaks.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub faults: FaultsFile,
     /// What must be seen, on top of the invariants.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expect: Vec<ExpectFile>,
 }
 
+impl Serialize for ScenarioFile {
+    /// In the order of docs/scenarios.md: the header, `[timing]`,
+    /// `[topology]`, the operations, the faults, the expectations.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut file = serializer.serialize_struct("ScenarioFile", 10)?;
+        file.serialize_field("name", &self.name)?;
+        file.serialize_field("incident", &self.incident)?;
+        file.serialize_field("description", &self.description)?;
+        file.serialize_field("seed", &self.seed)?;
+        if !self.bugs.is_empty() {
+            file.serialize_field("bugs", &self.bugs)?;
+        }
+        if !is_default(&self.timing) {
+            file.serialize_field("timing", &self.timing)?;
+        }
+        if !is_default(&self.topology) {
+            file.serialize_field("topology", &self.topology)?;
+        }
+        if !self.operations.is_empty() {
+            file.serialize_field("operations", &self.operations)?;
+        }
+        if !is_default(&self.faults) {
+            file.serialize_field("faults", &self.faults)?;
+        }
+        if !self.expect.is_empty() {
+            file.serialize_field("expect", &self.expect)?;
+        }
+        file.end()
+    }
+}
+
+/// Whether a table is empty, so that it is left out of a written file.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
 /// `[topology]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopologyChanges {
     /// `[[topology.cards]]`: change a built-in card or add one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cards: Vec<CardFile>,
     /// `[[topology.merchants]]`: change a built-in merchant or add one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merchants: Vec<MerchantFile>,
     /// `[[topology.terminals]]`: when given, the terminals of the run in
     /// place of the built-in two.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub terminals: Vec<TerminalFile>,
     /// `[[topology.maintenance]]`: bank maintenance windows.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<MaintenanceFile>,
     /// `[topology.timeouts]`: node timeouts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub timeouts: TimeoutsFile,
 }
 
 /// One card.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardFile {
     /// The card number (16 digits).
@@ -90,7 +133,7 @@ pub struct CardFile {
 }
 
 /// One merchant.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MerchantFile {
     /// The merchant id (15 characters).
@@ -113,7 +156,7 @@ pub struct MerchantFile {
 }
 
 /// One terminal.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TerminalFile {
     /// The terminal id (DE41, 8 characters).
@@ -123,7 +166,7 @@ pub struct TerminalFile {
 }
 
 /// One maintenance window.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceFile {
     /// The bank (default `bank-a`).
@@ -136,7 +179,7 @@ pub struct MaintenanceFile {
 }
 
 /// `[topology.timeouts]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutsFile {
     /// The terminal's response timeout (5s).
@@ -157,7 +200,7 @@ pub struct TimeoutsFile {
 }
 
 /// `[timing]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimingFile {
     /// Length of the workload and fault phase (20s).
@@ -171,74 +214,144 @@ pub struct TimingFile {
     pub close_batches_at_end: Option<Spanned<bool>>,
 }
 
-/// One `[[operations]]` entry. Which fields apply depends on `op`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[operations]]` entry: `at`, `op`, an optional `id`, and the keys
+/// of that operation ([`OperationKind::keys`](super::vocabulary::OperationKind::keys)) in file order. Read and
+/// written by hand so that an unknown key is located at the key and every
+/// value keeps its span; which keys apply is checked when lowering.
+#[derive(Debug, PartialEq)]
 pub struct OperationFile {
     /// When ("250ms", "3s").
     pub at: Text,
-    /// What: sale, refund, void, balance, close_batch, freeze_card, ...
+    /// What: the name of an [`OperationKind`](super::vocabulary::OperationKind).
     pub op: Text,
     /// A name to refer to it.
-    #[serde(default)]
     pub id: Option<Text>,
-    /// The terminal (default TERM0001).
-    #[serde(default)]
-    pub terminal: Option<Text>,
-    /// The card (sale, balance, card commands).
-    #[serde(default)]
-    pub card: Option<Text>,
-    /// The expiry the terminal reads (default: the card's).
-    #[serde(default)]
-    pub expiry: Option<Text>,
-    /// Amount with currency (sale, refund).
-    #[serde(default)]
-    pub amount: Option<Text>,
-    /// The id of the sale a refund or void is about.
-    #[serde(default)]
-    pub of: Option<Text>,
-    /// Currency of a balance inquiry (default EUR).
-    #[serde(default)]
-    pub currency: Option<Text>,
-    /// The merchant (merchant commands).
-    #[serde(default)]
-    pub merchant: Option<Text>,
-    /// The bank (operator commands; default bank-a).
-    #[serde(default)]
-    pub bank: Option<Text>,
+    /// The other keys, in file order.
+    pub fields: Vec<(OperationKey, Text)>,
+}
+
+impl OperationFile {
+    /// The value of `key`, if the entry has it.
+    pub fn get(&self, key: OperationKey) -> Option<&Text> {
+        self.fields
+            .iter()
+            .find(|(present, _)| *present == key)
+            .map(|(_, value)| value)
+    }
+}
+
+impl<'de> Deserialize<'de> for OperationKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        OperationKey::from_name(&name).ok_or_else(|| de::Error::unknown_field(&name, OperationKey::NAMES))
+    }
+}
+
+impl<'de> Deserialize<'de> for OperationFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_struct("OperationFile", OperationKey::NAMES, OperationVisitor)
+    }
+}
+
+struct OperationVisitor;
+
+impl<'de> Visitor<'de> for OperationVisitor {
+    type Value = OperationFile;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("struct OperationFile")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OperationFile, A::Error> {
+        let (mut at, mut op, mut id, mut fields) = (None, None, None, Vec::new());
+        while let Some(key) = map.next_key::<OperationKey>()? {
+            let value: Text = map.next_value()?;
+            match key {
+                OperationKey::At => at = Some(value),
+                OperationKey::Op => op = Some(value),
+                OperationKey::Id => id = Some(value),
+                _ => fields.push((key, value)),
+            }
+        }
+        Ok(OperationFile {
+            at: at.ok_or_else(|| de::Error::missing_field("at"))?,
+            op: op.ok_or_else(|| de::Error::missing_field("op"))?,
+            id,
+            fields,
+        })
+    }
+
+    /// The entry as an array of its values in key order, as serde reads
+    /// any struct.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OperationFile, A::Error> {
+        const EXPECTED: &str = "struct OperationFile with 11 elements";
+        let at = seq.next_element::<Text>()?;
+        let at = at.ok_or_else(|| de::Error::invalid_length(0, &EXPECTED))?;
+        let op = seq.next_element::<Text>()?;
+        let op = op.ok_or_else(|| de::Error::invalid_length(1, &EXPECTED))?;
+        let mut entry = OperationFile {
+            at,
+            op,
+            id: None,
+            fields: Vec::new(),
+        };
+        for key in &OperationKey::ALL[2..] {
+            match seq.next_element::<Option<Text>>()?.flatten() {
+                Some(value) if *key == OperationKey::Id => entry.id = Some(value),
+                Some(value) => entry.fields.push((*key, value)),
+                None => {}
+            }
+        }
+        Ok(entry)
+    }
+}
+
+impl Serialize for OperationFile {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3 + self.fields.len()))?;
+        map.serialize_entry(OperationKey::At.name(), &self.at)?;
+        map.serialize_entry(OperationKey::Op.name(), &self.op)?;
+        if let Some(id) = &self.id {
+            map.serialize_entry(OperationKey::Id.name(), id)?;
+        }
+        for (key, value) in &self.fields {
+            map.serialize_entry(key.name(), value)?;
+        }
+        map.end()
+    }
 }
 
 /// `[faults]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultsFile {
     /// Scripted message faults.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<MessageFaultFile>,
     /// Link partitions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<PartitionFile>,
     /// Host crashes at a time or at a crash point.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crashes: Vec<CrashFile>,
     /// Torn writes on crash: block size in bytes.
     #[serde(default)]
     pub torn_writes: Option<Spanned<u64>>,
     /// Clock skew per host.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clocks: Vec<ClockFile>,
     /// Random message faults per link.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub random: Vec<RandomFile>,
     /// A hostile host on a link replaying, tampering with or forging
     /// requests.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub injections: Vec<InjectionFile>,
 }
 
 /// One `[[faults.injections]]`: a message a hostile host sends toward the
 /// server side of a link.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InjectionFile {
     /// A terminal id or a bank id.
@@ -253,7 +366,7 @@ pub struct InjectionFile {
 }
 
 /// One `[[faults.messages]]` rule.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageFaultFile {
     /// A terminal id or a bank id.
@@ -293,7 +406,7 @@ pub struct MessageFaultFile {
 }
 
 /// One `[[faults.partitions]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionFile {
     /// A terminal id or a bank id.
@@ -306,7 +419,7 @@ pub struct PartitionFile {
 }
 
 /// One `[[faults.crashes]]`: `at` a time or at a crash `point`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrashFile {
     /// terminal id, `switch` or bank id.
@@ -326,7 +439,7 @@ pub struct CrashFile {
 }
 
 /// One `[[faults.clocks]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClockFile {
     /// The host.
@@ -340,7 +453,7 @@ pub struct ClockFile {
 }
 
 /// One `[[faults.random]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RandomFile {
     /// A terminal id or a bank id.
@@ -363,7 +476,7 @@ pub struct RandomFile {
 }
 
 /// One `[[expect]]`: what an operation shows, or an account's final balance.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectFile {
     /// The operation id.

@@ -8,7 +8,10 @@
 //!
 //! The flow is one way, one module per step:
 //!
-//! - [`format`](mod@format): the serde model of the file, every value with its span;
+//! - [`vocabulary`]: the names a file may write (operations and their
+//!   keys, fault actions, injections, outcomes, states), each listed once;
+//! - [`format`](mod@format): the serde model of the file, every value with its span,
+//!   read by the parser and serialized by [`write`](mod@write);
 //! - [`parse`](mod@parse): TOML into that model, and the located errors
 //!   ([`ScenarioError`]: file, line, column, what was expected, the nearest
 //!   valid name for a misspelling), rendered with miette;
@@ -48,6 +51,7 @@
 pub mod format;
 pub mod lower;
 pub mod parse;
+pub mod vocabulary;
 pub mod write;
 
 use std::collections::BTreeMap;

@@ -1,19 +1,26 @@
 //! Writing a [`Plan`] out as a scenario file: the way back from a
 //! generated or shrunk run to something QA can read, edit and commit.
 //!
-//! The file states what differs from the built-in topology and every
-//! operation and fault of the plan. [`write`] checks its own output: the
-//! text is parsed and lowered again, and it is returned only when that gives
-//! back exactly the plan it was written from, so a written scenario always
-//! replays its run (same trace hash).
+//! The plan becomes the [`format`](super::format) model the parser reads,
+//! stating what differs from the built-in topology and every operation and
+//! fault of the plan, and that model is serialized as TOML. [`write`]
+//! checks its own output: the text is parsed and lowered again, and it is
+//! returned only when that gives back exactly the plan it was written
+//! from, so a written scenario always replays its run (same trace hash).
 
-use std::fmt::Write as _;
+use serde_spanned::Spanned;
 
+use super::format::{
+    CardFile, ClockFile, CrashFile, FaultsFile, InjectionFile, MaintenanceFile, MerchantFile,
+    MessageFaultFile, OperationFile, PartitionFile, RandomFile, ScenarioFile, TerminalFile, Text,
+    TimeoutsFile, TimingFile, TopologyChanges,
+};
+use super::vocabulary::{ActionKind, InjectionKind, Named, OperationKey, OperationKind};
 use crate::node::bank::{BankCommand, CardState, CardholderAccount, MerchantAccount, MerchantState};
-use crate::node::terminal::TerminalCommand;
+use crate::node::terminal::{Card, TerminalCommand, TerminalConfig};
 use crate::node::{Bug, OperationId};
 use crate::plan::topology::Topology;
-use crate::plan::{Direction, Injection, MessageAction, MessageRule, RandomMessageFaults};
+use crate::plan::{MessageAction, MessageRule, RandomMessageFaults};
 use crate::plan::{Plan, Step, Timing, WorkItem};
 use crate::wire::types::{Amount, Currency, Money};
 
@@ -32,7 +39,8 @@ pub struct Header {
 
 /// The scenario file of `plan`, or why it cannot be written exactly.
 pub fn write(plan: &Plan, header: &Header) -> Result<String, String> {
-    let text = render(plan, header)?;
+    let text = toml::to_string(&scenario_file(plan, header)?)
+        .map_err(|error| format!("the scenario cannot be written as TOML: {error}"))?;
     let scenario = super::parse(&format!("{}.toml", header.name), &text)
         .map_err(|errors| format!("the written scenario does not validate:\n{errors}\n{text}"))?;
     if scenario.plan != *plan {
@@ -43,31 +51,42 @@ pub fn write(plan: &Plan, header: &Header) -> Result<String, String> {
     Ok(text)
 }
 
-fn render(plan: &Plan, header: &Header) -> Result<String, String> {
-    let mut out = String::new();
-    let line = |out: &mut String, key: &str, value: String| {
-        let _ = writeln!(out, "{key} = {value}");
-    };
-    line(&mut out, "name", quote(&header.name));
-    line(&mut out, "incident", quote(&header.incident.to_string()));
-    let _ = writeln!(
-        out,
-        "description = \"\"\"\n{}\n\"\"\"",
-        wrap(&header.description, 76)
-    );
-    line(&mut out, "seed", plan.seed.to_string());
-    if !header.bugs.is_empty() {
-        let names: Vec<String> = header.bugs.iter().map(|bug| quote(bug.name())).collect();
-        line(&mut out, "bugs", format!("[{}]", names.join(", ")));
-    }
-    timing(&mut out, &plan.timing)?;
-    topology(&mut out, plan)?;
-    operations(&mut out, plan)?;
-    faults(&mut out, plan);
-    Ok(out)
+/// A value as written: it has no place in a file yet.
+fn written<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
 }
 
-fn timing(out: &mut String, timing: &Timing) -> Result<(), String> {
+/// A text value as written.
+fn text(value: impl Into<String>) -> Text {
+    written(value.into())
+}
+
+/// A duration value as written.
+fn duration_text(ms: u64) -> Text {
+    text(duration(ms))
+}
+
+/// `value` when it differs from `default`: what a file states.
+fn changed<T: PartialEq>(value: T, default: T) -> Option<T> {
+    (value != default).then_some(value)
+}
+
+fn scenario_file(plan: &Plan, header: &Header) -> Result<ScenarioFile, String> {
+    Ok(ScenarioFile {
+        name: text(&header.name),
+        incident: text(header.incident),
+        description: text(format!("{}\n", wrap(&header.description, 76))),
+        seed: Some(written(plan.seed)),
+        bugs: header.bugs.iter().map(|bug| text(bug.name())).collect(),
+        topology: topology(plan)?,
+        timing: timing(&plan.timing)?,
+        operations: operations(plan)?,
+        faults: faults(plan),
+        expect: Vec::new(),
+    })
+}
+
+fn timing(timing: &Timing) -> Result<TimingFile, String> {
     let default = Timing::default();
     let fixed = (
         timing.tick_ms,
@@ -87,185 +106,123 @@ fn timing(out: &mut String, timing: &Timing) -> Result<(), String> {
             "a scenario file states only the fault phase, the quiet time and the end-of-day closes".into(),
         );
     }
-    if *timing == default {
-        return Ok(());
-    }
-    let _ = writeln!(out, "\n[timing]");
-    if timing.fault_phase_ms != default.fault_phase_ms {
-        let _ = writeln!(out, "fault_phase = {}", quote(&duration(timing.fault_phase_ms)));
-    }
-    if timing.quiet_ms != default.quiet_ms {
-        let _ = writeln!(out, "quiet = {}", quote(&duration(timing.quiet_ms)));
-    }
-    if !timing.close_batches_at_end {
-        let _ = writeln!(out, "close_batches_at_end = false");
-    }
-    Ok(())
+    Ok(TimingFile {
+        fault_phase: changed(timing.fault_phase_ms, default.fault_phase_ms).map(duration_text),
+        quiet: changed(timing.quiet_ms, default.quiet_ms).map(duration_text),
+        close_batches_at_end: changed(timing.close_batches_at_end, true).map(written),
+    })
 }
 
-fn topology(out: &mut String, plan: &Plan) -> Result<(), String> {
+fn topology(plan: &Plan) -> Result<TopologyChanges, String> {
     let standard = Topology::standard();
     let [bank] = plan.topology.banks.as_slice() else {
         return Err("a scenario file has one bank".into());
     };
     let standard_bank = &standard.banks[0];
-    for card in &bank.cardholders {
+    let cards = bank.cardholders.iter().filter_map(|card| {
         let built_in = standard_bank.cardholders.iter().find(|c| c.pan == card.pan);
-        if built_in != Some(card) {
-            card_entry(out, card, built_in);
-        }
-    }
-    for merchant in &bank.merchants {
+        (built_in != Some(card)).then(|| card_entry(card, built_in))
+    });
+    let merchants = bank.merchants.iter().filter_map(|merchant| {
         let built_in = standard_bank.merchants.iter().find(|m| m.id == merchant.id);
-        if built_in != Some(merchant) {
-            merchant_entry(out, merchant, built_in);
-        }
-    }
-    let names = |terminals: &[crate::node::terminal::TerminalConfig]| -> Vec<(String, String)> {
+        (built_in != Some(merchant)).then(|| merchant_entry(merchant, built_in))
+    });
+    let names = |terminals: &[TerminalConfig]| -> Vec<(String, String)> {
         terminals
             .iter()
             .map(|t| (t.terminal.to_string(), t.merchant.to_string()))
             .collect()
     };
-    if names(&plan.topology.terminals) != names(&standard.terminals) {
-        for terminal in &plan.topology.terminals {
-            let _ = writeln!(out, "\n[[topology.terminals]]");
-            let _ = writeln!(out, "id = {}", quote(terminal.terminal.as_str()));
-            let _ = writeln!(out, "merchant = {}", quote(terminal.merchant.as_str()));
-        }
-    }
-    for (from, until) in &bank.maintenance {
-        let _ = writeln!(out, "\n[[topology.maintenance]]");
-        let _ = writeln!(out, "from = {}", quote(&duration(from.0)));
-        let _ = writeln!(out, "until = {}", quote(&duration(until.0)));
-    }
-    timeouts(out, plan, &standard)
+    let terminals = if names(&plan.topology.terminals) == names(&standard.terminals) {
+        Vec::new()
+    } else {
+        plan.topology
+            .terminals
+            .iter()
+            .map(|terminal| TerminalFile {
+                id: text(terminal.terminal.as_str()),
+                merchant: text(terminal.merchant.as_str()),
+            })
+            .collect()
+    };
+    let maintenance = bank.maintenance.iter().map(|(from, until)| MaintenanceFile {
+        bank: None,
+        from: duration_text(from.0),
+        until: duration_text(until.0),
+    });
+    Ok(TopologyChanges {
+        cards: cards.collect(),
+        merchants: merchants.collect(),
+        terminals,
+        maintenance: maintenance.collect(),
+        timeouts: timeouts(plan, &standard)?,
+    })
 }
 
-fn timeouts(out: &mut String, plan: &Plan, standard: &Topology) -> Result<(), String> {
+fn timeouts(plan: &Plan, standard: &Topology) -> Result<TimeoutsFile, String> {
     let terminal = &standard.terminals[0];
-    let mut lines = Vec::new();
     let first = plan.topology.terminals.first().unwrap_or(terminal);
     if plan.topology.terminals.iter().any(|t| {
         (t.response_timeout_ms, t.reversal_retry_ms) != (first.response_timeout_ms, first.reversal_retry_ms)
     }) {
         return Err("a scenario file gives every terminal the same timeouts".into());
     }
-    let pairs = [
-        (
-            "terminal_response",
-            first.response_timeout_ms,
-            terminal.response_timeout_ms,
-        ),
-        (
-            "terminal_reversal_retry",
-            first.reversal_retry_ms,
-            terminal.reversal_retry_ms,
-        ),
-        (
-            "switch_bank",
-            plan.topology.switch.bank_timeout_ms,
-            standard.switch.bank_timeout_ms,
-        ),
-        (
-            "switch_reversal_retry",
-            plan.topology.switch.reversal_retry_ms,
-            standard.switch.reversal_retry_ms,
-        ),
-        (
-            "switch_settlement_retry",
-            plan.topology.switch.settlement_retry_ms,
-            standard.switch.settlement_retry_ms,
-        ),
-    ];
-    for (key, value, default) in pairs {
-        if value != default {
-            lines.push(format!("{key} = {}", quote(&duration(value))));
-        }
-    }
-    if !lines.is_empty() {
-        let _ = writeln!(out, "\n[topology.timeouts]\n{}", lines.join("\n"));
-    }
-    Ok(())
+    let (switch, standard_switch) = (&plan.topology.switch, &standard.switch);
+    let stated = |value: u64, default: u64| changed(value, default).map(duration_text);
+    Ok(TimeoutsFile {
+        terminal_response: stated(first.response_timeout_ms, terminal.response_timeout_ms),
+        terminal_reversal_retry: stated(first.reversal_retry_ms, terminal.reversal_retry_ms),
+        switch_bank: stated(switch.bank_timeout_ms, standard_switch.bank_timeout_ms),
+        switch_reversal_retry: stated(switch.reversal_retry_ms, standard_switch.reversal_retry_ms),
+        switch_settlement_retry: stated(switch.settlement_retry_ms, standard_switch.settlement_retry_ms),
+    })
 }
 
-fn card_entry(out: &mut String, card: &CardholderAccount, built_in: Option<&CardholderAccount>) {
-    let _ = writeln!(out, "\n[[topology.cards]]");
-    let _ = writeln!(out, "pan = {}", quote(card.pan.as_str()));
-    let changed = |same: bool| built_in.is_none() || !same;
-    if changed(built_in.is_some_and(|b| (b.balance, b.currency) == (card.balance, card.currency))) {
-        let _ = writeln!(out, "balance = {}", quote(&money(card.balance, card.currency)));
-    }
-    let new_default_state = built_in.map_or(CardState::Active, |b| b.state);
-    if card.state != new_default_state {
-        let _ = writeln!(out, "state = {}", quote(card_state(card.state)));
-    }
+/// A changed built-in card (only what changed) or a new one.
+fn card_entry(card: &CardholderAccount, built_in: Option<&CardholderAccount>) -> CardFile {
+    let money_text = |amount: Amount| text(money(amount, card.currency));
+    let same_balance = built_in.is_some_and(|b| (b.balance, b.currency) == (card.balance, card.currency));
+    let default_state = built_in.map_or(CardState::Active, |b| b.state);
     let default_expiry = built_in.map_or("2812".to_string(), |b| b.expiry.to_wire());
-    if card.expiry.to_wire() != default_expiry {
-        let _ = writeln!(out, "expiry = {}", quote(&card.expiry.to_wire()));
-    }
-    let limits = [
-        (
-            "transaction_limit",
-            card.transaction_limit,
-            built_in.and_then(|b| b.transaction_limit),
-        ),
-        (
-            "daily_limit",
-            card.daily_limit,
-            built_in.and_then(|b| b.daily_limit),
-        ),
-    ];
-    for (key, value, default) in limits {
-        if let Some(value) = value.filter(|value| Some(*value) != default) {
-            let _ = writeln!(out, "{key} = {}", quote(&money(value, card.currency)));
-        }
-    }
-    if let Some(count) = card
-        .daily_count_limit
-        .filter(|count| Some(*count) != built_in.and_then(|b| b.daily_count_limit))
-    {
-        let _ = writeln!(out, "daily_count_limit = {count}");
+    let limit = |value: Option<Amount>, default: Option<Amount>| {
+        value.filter(|value| Some(*value) != default).map(money_text)
+    };
+    CardFile {
+        pan: text(card.pan.as_str()),
+        balance: (!same_balance).then(|| money_text(card.balance)),
+        state: changed(card.state, default_state).map(|state| text(state.name())),
+        expiry: changed(card.expiry.to_wire(), default_expiry).map(text),
+        transaction_limit: limit(card.transaction_limit, built_in.and_then(|b| b.transaction_limit)),
+        daily_limit: limit(card.daily_limit, built_in.and_then(|b| b.daily_limit)),
+        daily_count_limit: card
+            .daily_count_limit
+            .filter(|count| Some(*count) != built_in.and_then(|b| b.daily_count_limit))
+            .map(written),
     }
 }
 
-fn merchant_entry(out: &mut String, merchant: &MerchantAccount, built_in: Option<&MerchantAccount>) {
-    let _ = writeln!(out, "\n[[topology.merchants]]");
-    let _ = writeln!(out, "id = {}", quote(merchant.id.as_str()));
+/// A changed built-in merchant (only what changed) or a new one.
+fn merchant_entry(merchant: &MerchantAccount, built_in: Option<&MerchantAccount>) -> MerchantFile {
+    let money_text = |amount: Amount| text(money(amount, merchant.currency));
     let same_balance =
         built_in.is_some_and(|b| (b.balance, b.currency) == (merchant.balance, merchant.currency));
-    if !same_balance {
-        let _ = writeln!(
-            out,
-            "balance = {}",
-            quote(&money(merchant.balance, merchant.currency))
-        );
-    }
-    if merchant.state != built_in.map_or(MerchantState::Active, |b| b.state) {
-        let _ = writeln!(out, "state = {}", quote(merchant_state(merchant.state)));
-    }
-    let amounts = [
-        (
-            "refund_cap",
-            merchant.refund_cap,
-            built_in.and_then(|b| b.refund_cap),
-        ),
-        (
-            "daily_refund_limit",
+    let default_state = built_in.map_or(MerchantState::Active, |b| b.state);
+    let amount = |value: Option<Amount>, default: Option<Amount>| {
+        value.filter(|value| Some(*value) != default).map(money_text)
+    };
+    MerchantFile {
+        id: text(merchant.id.as_str()),
+        balance: (!same_balance).then(|| money_text(merchant.balance)),
+        state: changed(merchant.state, default_state).map(|state| text(state.name())),
+        refund_cap: amount(merchant.refund_cap, built_in.and_then(|b| b.refund_cap)),
+        refund_window: merchant
+            .refund_window_ms
+            .filter(|window| Some(*window) != built_in.and_then(|b| b.refund_window_ms))
+            .map(duration_text),
+        daily_refund_limit: amount(
             merchant.daily_refund_limit,
             built_in.and_then(|b| b.daily_refund_limit),
         ),
-    ];
-    for (key, value, default) in amounts {
-        if let Some(value) = value.filter(|value| Some(*value) != default) {
-            let _ = writeln!(out, "{key} = {}", quote(&money(value, merchant.currency)));
-        }
-    }
-    if let Some(window) = merchant
-        .refund_window_ms
-        .filter(|window| Some(*window) != built_in.and_then(|b| b.refund_window_ms))
-    {
-        let _ = writeln!(out, "refund_window = {}", quote(&duration(window)));
     }
 }
 
@@ -274,41 +231,45 @@ pub fn operation_name(operation: OperationId) -> String {
     format!("op{}", operation.0)
 }
 
-fn operations(out: &mut String, plan: &Plan) -> Result<(), String> {
+fn operations(plan: &Plan) -> Result<Vec<OperationFile>, String> {
     let default_terminal = plan.topology.terminals.first().map(|t| t.terminal.clone());
     let cards = &plan.topology.banks[0].cardholders;
+    let mut entries = Vec::new();
     for (index, step) in plan.workload.iter().enumerate() {
-        let _ = writeln!(out, "\n[[operations]]\nat = {}", quote(&duration(step.at_ms)));
         let expected = OperationId(index as u32 + 1);
-        match &step.item {
+        let mut fields = Vec::new();
+        let (kind, id) = match &step.item {
             WorkItem::Terminal { terminal, command } => {
-                let (op, operation) = terminal_op(command);
+                let operation = command.operation();
                 if operation != expected {
                     return Err(format!(
                         "operation {} stands at place {} of the workload: a file numbers operations by place",
                         operation.0, expected.0
                     ));
                 }
-                let _ = writeln!(
-                    out,
-                    "op = {}\nid = {}",
-                    quote(op),
-                    quote(&operation_name(operation))
-                );
                 if Some(terminal) != default_terminal.as_ref() {
-                    let _ = writeln!(out, "terminal = {}", quote(terminal.as_str()));
+                    fields.push((OperationKey::Terminal, text(terminal.as_str())));
                 }
-                terminal_fields(out, command, cards);
+                let kind = terminal_fields(command, cards, &mut fields);
+                (kind, Some(text(operation_name(operation))))
             }
             WorkItem::Bank { bank, command } => {
-                bank_fields(out, command)?;
+                let kind = bank_fields(command, &mut fields)?;
                 if bank.0 != plan.topology.banks[0].id.0 {
-                    let _ = writeln!(out, "bank = {}", quote(&bank.0));
+                    fields.push((OperationKey::Bank, text(&bank.0)));
                 }
+                (kind, None)
             }
-        }
+        };
+        entries.push(OperationFile {
+            at: duration_text(step.at_ms),
+            op: text(kind.name()),
+            id,
+            fields,
+        });
     }
-    check_originals(&plan.workload)
+    check_originals(&plan.workload)?;
+    Ok(entries)
 }
 
 fn check_originals(workload: &[Step]) -> Result<(), String> {
@@ -332,213 +293,175 @@ fn check_originals(workload: &[Step]) -> Result<(), String> {
     Ok(())
 }
 
-fn terminal_op(command: &TerminalCommand) -> (&'static str, OperationId) {
-    let op = match command {
-        TerminalCommand::Sale { .. } => "sale",
-        TerminalCommand::Refund { .. } => "refund",
-        TerminalCommand::Void { .. } => "void",
-        TerminalCommand::Balance { .. } => "balance",
-        TerminalCommand::CloseBatch { .. } => "close_batch",
-    };
-    (op, command.operation())
-}
-
-fn terminal_fields(out: &mut String, command: &TerminalCommand, cards: &[CardholderAccount]) {
-    let card_fields = |out: &mut String, card: &crate::node::terminal::Card| {
-        let _ = writeln!(out, "card = {}", quote(card.pan.as_str()));
+/// The kind of a terminal command; its keys go to `fields`.
+fn terminal_fields(
+    command: &TerminalCommand,
+    cards: &[CardholderAccount],
+    fields: &mut Vec<(OperationKey, Text)>,
+) -> OperationKind {
+    // The card, and its expiry unless the bank's; gives the card's currency.
+    let card_fields = |fields: &mut Vec<(OperationKey, Text)>, card: &Card| {
+        fields.push((OperationKey::Card, text(card.pan.as_str())));
         let known = cards.iter().find(|account| account.pan == card.pan);
         if known.map(|account| account.expiry) != Some(card.expiry) {
-            let _ = writeln!(out, "expiry = {}", quote(&card.expiry.to_wire()));
+            fields.push((OperationKey::Expiry, text(card.expiry.to_wire())));
         }
         known.map(|account| account.currency)
     };
     match command {
         TerminalCommand::Sale { card, amount, .. } => {
-            card_fields(out, card);
-            let _ = writeln!(out, "amount = {}", quote(&amount.to_string()));
+            card_fields(fields, card);
+            fields.push((OperationKey::Amount, text(amount.to_string())));
+            OperationKind::Sale
         }
         TerminalCommand::Refund { original, amount, .. } => {
-            let _ = writeln!(out, "of = {}", quote(&operation_name(*original)));
-            let _ = writeln!(out, "amount = {}", quote(&amount.to_string()));
+            fields.push((OperationKey::Of, text(operation_name(*original))));
+            fields.push((OperationKey::Amount, text(amount.to_string())));
+            OperationKind::Refund
         }
         TerminalCommand::Void { original, .. } => {
-            let _ = writeln!(out, "of = {}", quote(&operation_name(*original)));
+            fields.push((OperationKey::Of, text(operation_name(*original))));
+            OperationKind::Void
         }
         TerminalCommand::Balance { card, currency, .. } => {
-            let card_currency = card_fields(out, card);
+            let card_currency = card_fields(fields, card);
             if card_currency.unwrap_or(Currency::EUR) != *currency {
-                let _ = writeln!(out, "currency = {}", quote(&currency.to_string()));
+                fields.push((OperationKey::Currency, text(currency.to_string())));
             }
+            OperationKind::Balance
         }
-        TerminalCommand::CloseBatch { .. } => {}
+        TerminalCommand::CloseBatch { .. } => OperationKind::CloseBatch,
     }
 }
 
-fn bank_fields(out: &mut String, command: &BankCommand) -> Result<(), String> {
-    match command {
+/// The kind of a bank command; its keys go to `fields`.
+fn bank_fields(
+    command: &BankCommand,
+    fields: &mut Vec<(OperationKey, Text)>,
+) -> Result<OperationKind, String> {
+    Ok(match command {
         BankCommand::SetCardState { pan, state } => {
-            let op = match state {
-                CardState::Active => "unfreeze_card",
-                CardState::Frozen => "freeze_card",
-                CardState::Blocked => "block_card",
+            fields.push((OperationKey::Card, text(pan.as_str())));
+            match state {
+                CardState::Active => OperationKind::UnfreezeCard,
+                CardState::Frozen => OperationKind::FreezeCard,
+                CardState::Blocked => OperationKind::BlockCard,
                 CardState::NotActivated => {
                     return Err("a scenario file cannot set a card back to not activated".into())
                 }
-            };
-            let _ = writeln!(out, "op = {}\ncard = {}", quote(op), quote(pan.as_str()));
-        }
-        BankCommand::SetMerchantState { merchant, state } => {
-            let op = match state {
-                MerchantState::Active => "unfreeze_merchant",
-                MerchantState::Frozen => "freeze_merchant",
-                MerchantState::Blacklisted => "blacklist_merchant",
-            };
-            let _ = writeln!(out, "op = {}\nmerchant = {}", quote(op), quote(merchant.as_str()));
-        }
-        BankCommand::BeginMaintenance => {
-            let _ = writeln!(out, "op = \"begin_maintenance\"");
-        }
-        BankCommand::EndMaintenance => {
-            let _ = writeln!(out, "op = \"end_maintenance\"");
-        }
-    }
-    Ok(())
-}
-
-fn faults(out: &mut String, plan: &Plan) {
-    let faults = &plan.faults;
-    // Before any `[[faults.*]]` table, so that `[faults]` is opened once.
-    if let Some(block) = faults.torn_write_block {
-        let _ = writeln!(out, "\n[faults]\ntorn_writes = {block}");
-    }
-    for (link, link_faults) in &faults.links {
-        for rule in &link_faults.rules {
-            message_rule(out, link.name(), rule);
-        }
-    }
-    for (link, link_faults) in &faults.links {
-        if link_faults.random.is_active() {
-            random(out, link.name(), &link_faults.random);
-        }
-    }
-    for (link, link_faults) in &faults.links {
-        for timed in &link_faults.injections {
-            let (kind, nth) = match timed.injection {
-                Injection::Replay { nth } => ("replay", nth),
-                Injection::TamperAmount { nth } => ("tamper_amount", nth),
-                Injection::Forge { nth } => ("forge", nth),
-            };
-            let _ = writeln!(out, "\n[[faults.injections]]\nlink = {}", quote(link.name()));
-            let _ = writeln!(
-                out,
-                "at = {}\nkind = {}\nnth = {nth}",
-                quote(&duration(timed.at_ms)),
-                quote(kind)
-            );
-        }
-    }
-    for partition in &faults.partitions {
-        let _ = writeln!(
-            out,
-            "\n[[faults.partitions]]\nlink = {}",
-            quote(partition.link.name())
-        );
-        let _ = writeln!(out, "from = {}", quote(&duration(partition.from_ms)));
-        if let Some(until) = partition.until_ms {
-            let _ = writeln!(out, "until = {}", quote(&duration(until)));
-        }
-    }
-    for crash in &faults.crashes {
-        let _ = writeln!(out, "\n[[faults.crashes]]\nhost = {}", quote(crash.host.name()));
-        let _ = writeln!(out, "at = {}", quote(&duration(crash.at_ms)));
-        restart(out, crash.restart_after_ms);
-    }
-    for crash in &faults.crash_points {
-        let _ = writeln!(out, "\n[[faults.crashes]]\nhost = {}", quote(crash.host.name()));
-        let _ = writeln!(out, "point = {}\nnth = {}", quote(&crash.point), crash.nth);
-        restart(out, crash.restart_after_ms);
-    }
-    for (host, clock) in &faults.clocks {
-        let _ = writeln!(out, "\n[[faults.clocks]]\nhost = {}", quote(host.name()));
-        let _ = writeln!(out, "offset = {}", quote(&signed_duration(clock.offset_ms)));
-        let _ = writeln!(out, "drift_ppm = {}", clock.drift_ppm);
-    }
-}
-
-fn restart(out: &mut String, restart_after_ms: Option<u64>) {
-    if let Some(ms) = restart_after_ms {
-        let _ = writeln!(out, "restart_after = {}", quote(&duration(ms)));
-    }
-}
-
-fn message_rule(out: &mut String, link: &str, rule: &MessageRule) {
-    let _ = writeln!(out, "\n[[faults.messages]]\nlink = {}", quote(link));
-    let matching = &rule.matching;
-    if let Some(direction) = matching.direction {
-        let name = match direction {
-            Direction::Request => "request",
-            Direction::Response => "response",
-        };
-        let _ = writeln!(out, "direction = {}", quote(name));
-    }
-    if let Some(mti) = matching.mti {
-        let _ = writeln!(out, "mti = {}", quote(&format!("{mti:04}")));
-    }
-    if let Some(processing) = matching.processing {
-        let _ = writeln!(out, "processing = {}", quote(processing.name()));
-    }
-    if let Some(stan) = matching.stan {
-        let _ = writeln!(out, "stan = {stan}");
-    }
-    if let Some(nth) = matching.nth {
-        let _ = writeln!(out, "nth = {nth}");
-    }
-    match &rule.action {
-        MessageAction::Drop => {
-            let _ = writeln!(out, "action = \"drop\"");
-        }
-        MessageAction::Duplicate { copies } => {
-            let _ = writeln!(out, "action = \"duplicate\"\ncopies = {copies}");
-        }
-        MessageAction::Delay { delay_ms } => {
-            let _ = writeln!(out, "action = \"delay\"\ndelay = {}", quote(&duration(*delay_ms)));
-        }
-        MessageAction::Resend { delay_ms } => {
-            let _ = writeln!(
-                out,
-                "action = \"resend\"\ndelay = {}",
-                quote(&duration(*delay_ms))
-            );
-        }
-        MessageAction::Corrupt { offset } => {
-            let _ = writeln!(out, "action = \"corrupt\"");
-            if let Some(offset) = offset {
-                let _ = writeln!(out, "offset = {offset}");
             }
         }
-    }
-    if let Some(from) = rule.from_ms {
-        let _ = writeln!(out, "from = {}", quote(&duration(from)));
-    }
-    if let Some(until) = rule.until_ms {
-        let _ = writeln!(out, "until = {}", quote(&duration(until)));
+        BankCommand::SetMerchantState { merchant, state } => {
+            fields.push((OperationKey::Merchant, text(merchant.as_str())));
+            match state {
+                MerchantState::Active => OperationKind::UnfreezeMerchant,
+                MerchantState::Frozen => OperationKind::FreezeMerchant,
+                MerchantState::Blacklisted => OperationKind::BlacklistMerchant,
+            }
+        }
+        BankCommand::BeginMaintenance => OperationKind::BeginMaintenance,
+        BankCommand::EndMaintenance => OperationKind::EndMaintenance,
+    })
+}
+
+fn faults(plan: &Plan) -> FaultsFile {
+    let faults = &plan.faults;
+    let links = || {
+        faults
+            .links
+            .iter()
+            .map(|(link, faults)| (text(link.name()), faults))
+    };
+    let messages = links().flat_map(|(link, faults)| {
+        faults
+            .rules
+            .iter()
+            .map(move |rule| message_rule(link.clone(), rule))
+    });
+    let random = links()
+        .filter(|(_, faults)| faults.random.is_active())
+        .map(|(link, faults)| random(link, &faults.random));
+    let injections = links().flat_map(|(link, faults)| {
+        faults.injections.iter().map(move |timed| {
+            let (kind, nth) = InjectionKind::of(&timed.injection);
+            InjectionFile {
+                link: link.clone(),
+                at: duration_text(timed.at_ms),
+                kind: text(kind.name()),
+                nth: Some(written(nth)),
+            }
+        })
+    });
+    let partitions = faults.partitions.iter().map(|partition| PartitionFile {
+        link: text(partition.link.name()),
+        from: duration_text(partition.from_ms),
+        until: partition.until_ms.map(duration_text),
+    });
+    let timed_crashes = faults.crashes.iter().map(|crash| CrashFile {
+        host: text(crash.host.name()),
+        at: Some(duration_text(crash.at_ms)),
+        point: None,
+        nth: None,
+        restart_after: crash.restart_after_ms.map(duration_text),
+    });
+    let point_crashes = faults.crash_points.iter().map(|crash| CrashFile {
+        host: text(crash.host.name()),
+        at: None,
+        point: Some(text(&crash.point)),
+        nth: Some(written(crash.nth)),
+        restart_after: crash.restart_after_ms.map(duration_text),
+    });
+    let clocks = faults.clocks.iter().map(|(host, clock)| ClockFile {
+        host: text(host.name()),
+        offset: Some(text(signed_duration(clock.offset_ms))),
+        drift_ppm: Some(written(clock.drift_ppm)),
+    });
+    FaultsFile {
+        messages: messages.collect(),
+        partitions: partitions.collect(),
+        crashes: timed_crashes.chain(point_crashes).collect(),
+        torn_writes: faults.torn_write_block.map(written),
+        clocks: clocks.collect(),
+        random: random.collect(),
+        injections: injections.collect(),
     }
 }
 
-fn random(out: &mut String, link: &str, random: &RandomMessageFaults) {
-    let _ = writeln!(out, "\n[[faults.random]]\nlink = {}", quote(link));
-    let rates = [
-        ("drop", random.drop_ppm),
-        ("duplicate", random.duplicate_ppm),
-        ("delay", random.delay_ppm),
-        ("corrupt", random.corrupt_ppm),
-    ];
-    for (key, ppm) in rates {
-        if ppm > 0 {
-            let _ = writeln!(out, "{key} = {}", quote(&rate(ppm)));
-        }
+fn message_rule(link: Text, rule: &MessageRule) -> MessageFaultFile {
+    let matching = &rule.matching;
+    let (action, copies, delay, offset) = match &rule.action {
+        MessageAction::Drop => (ActionKind::Drop, None, None, None),
+        MessageAction::Duplicate { copies } => (ActionKind::Duplicate, Some(*copies), None, None),
+        MessageAction::Delay { delay_ms } => (ActionKind::Delay, None, Some(*delay_ms), None),
+        MessageAction::Resend { delay_ms } => (ActionKind::Resend, None, Some(*delay_ms), None),
+        MessageAction::Corrupt { offset } => (ActionKind::Corrupt, None, None, *offset),
+    };
+    MessageFaultFile {
+        link,
+        action: text(action.name()),
+        direction: matching.direction.map(|direction| text(direction.name())),
+        mti: matching.mti.map(|mti| text(format!("{mti:04}"))),
+        processing: matching.processing.map(|processing| text(processing.name())),
+        stan: matching.stan.map(written),
+        nth: matching.nth.map(written),
+        copies: copies.map(written),
+        delay: delay.map(duration_text),
+        offset: offset.map(|offset| written(u32::try_from(offset).unwrap_or(u32::MAX))),
+        from: rule.from_ms.map(duration_text),
+        until: rule.until_ms.map(duration_text),
     }
-    let _ = writeln!(out, "delay_max = {}", quote(&duration(random.delay_ms_max)));
+}
+
+fn random(link: Text, random: &RandomMessageFaults) -> RandomFile {
+    let rate_text = |ppm: u32| (ppm > 0).then(|| text(rate(ppm)));
+    RandomFile {
+        link,
+        drop: rate_text(random.drop_ppm),
+        duplicate: rate_text(random.duplicate_ppm),
+        delay: rate_text(random.delay_ppm),
+        delay_max: Some(duration_text(random.delay_ms_max)),
+        corrupt: rate_text(random.corrupt_ppm),
+    }
 }
 
 /// A rate as a file writes it: `"5%"` when whole percent, else `"1234ppm"`.
@@ -572,54 +495,18 @@ fn money(amount: Amount, currency: Currency) -> String {
     Money { amount, currency }.to_string()
 }
 
-fn card_state(state: CardState) -> &'static str {
-    match state {
-        CardState::Active => "active",
-        CardState::Frozen => "frozen",
-        CardState::NotActivated => "not_activated",
-        CardState::Blocked => "blocked",
-    }
-}
-
-fn merchant_state(state: MerchantState) -> &'static str {
-    match state {
-        MerchantState::Active => "active",
-        MerchantState::Frozen => "frozen",
-        MerchantState::Blacklisted => "blacklisted",
-    }
-}
-
-/// A TOML basic string: quotes, backslashes and every control character
-/// (DEL included) escaped.
-fn quote(text: &str) -> String {
-    let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
-    quoted
-}
-
-/// `text` in lines of at most `width` characters, for a `"""` string
-/// (backslashes and quotes are left out, so the string stays literal).
+/// `text` in lines of at most `width` characters, for a multi-line string.
 fn wrap(text: &str, width: usize) -> String {
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
     for word in text.split_whitespace() {
-        let word: String = word.chars().filter(|c| *c != '\\' && *c != '"').collect();
         if !current.is_empty() && current.len() + 1 + word.len() > width {
             lines.push(std::mem::take(&mut current));
         }
         if !current.is_empty() {
             current.push(' ');
         }
-        current.push_str(&word);
+        current.push_str(word);
     }
     lines.push(current);
     lines.join("\n")
@@ -639,16 +526,15 @@ mod tests {
     }
 
     #[test]
-    fn quoted_strings_escape_what_toml_forbids_raw() {
-        assert_eq!(quote("a\"b\\c\u{7f}\n"), "\"a\\\"b\\\\c\\u007F\\u000A\"");
-        let parsed: toml::Value = toml::from_str(&format!("x = {}", quote("a\"b\\c\u{7f}\n"))).unwrap();
-        assert_eq!(parsed["x"].as_str(), Some("a\"b\\c\u{7f}\n"));
-    }
-
-    #[test]
-    fn descriptions_wrap_and_lose_characters_that_would_end_the_string() {
-        let wrapped = wrap("a \"quoted\" back\\slash word list", 10);
-        assert!(!wrapped.contains('"') && !wrapped.contains('\\'));
+    fn descriptions_wrap_and_keep_every_character() {
+        let description = "a \"quoted\" back\\slash word list";
+        let wrapped = wrap(description, 10);
         assert!(wrapped.lines().all(|line| line.len() <= 10), "{wrapped}");
+        let mut table = toml::Table::new();
+        table.insert("description".into(), wrapped.into());
+        let written = toml::to_string(&table).unwrap();
+        let read: toml::Table = toml::from_str(&written).unwrap();
+        let words: Vec<&str> = read["description"].as_str().unwrap().split_whitespace().collect();
+        assert_eq!(words.join(" "), description);
     }
 }
