@@ -8,9 +8,9 @@
 //! shows the table.
 
 use payfault::check::{check, Invariant, Verdict};
-use payfault::history::Account;
+use payfault::history::{Account, Outcome};
 use payfault::node::terminal::{Card, TerminalCommand};
-use payfault::node::{Bug, Bugs, OperationId, Outcome};
+use payfault::node::{Bug, Bugs, OperationId};
 use payfault::plan::topology::Topology;
 use payfault::plan::{
     ArmedCrash, FaultPlan, HostId, LinkId, LinkPartition, Plan, Step, TimedCrash, Timing, WorkItem,
@@ -193,7 +193,7 @@ fn outcome_of(result: &RunResult, op: u32) -> Outcome {
         .history
         .shown
         .iter()
-        .find(|shown| shown.shown.operation == OperationId(op))
+        .find(|shown| shown.shown.operation == OperationId(op).into())
         .map(|shown| shown.shown.outcome.clone())
         .unwrap_or_else(|| panic!("op{op} never shown\n{}", trace_text(result)))
 }

@@ -54,8 +54,8 @@ pub use lower::{Expectation, OperationInfo, Scenario, ShowKind, DEFAULT_SEED};
 pub use parse::{ScenarioError, ScenarioErrors};
 
 use crate::check::Invariant;
-use crate::history::{Account, History, Request};
-use crate::node::{Bug, Outcome, Shown};
+use crate::history::{Account, History, OperationId, Outcome, Request, Shown};
+use crate::node::Bug;
 use crate::report::{format_minor, BalanceLine, CustomerLine, ExpectationResult, ScenarioReport};
 use crate::sim::Ending;
 
@@ -206,7 +206,7 @@ pub fn describe_outcome(outcome: &Outcome) -> String {
     }
 }
 
-fn shown_for(history: &History, operation: crate::node::OperationId) -> Vec<&Shown> {
+fn shown_for(history: &History, operation: OperationId) -> Vec<&Shown> {
     history
         .shown
         .iter()
@@ -223,7 +223,7 @@ fn customer_view(scenario: &Scenario, history: &History) -> Vec<CustomerLine> {
             let info = scenario
                 .operations
                 .iter()
-                .find(|info| info.operation == Some(operation.id));
+                .find(|info| info.operation.map(OperationId::from) == Some(operation.id));
             let request = match (&operation.request, info) {
                 (_, Some(info)) => info.what.clone(),
                 (Request::CloseBatch, None) => "close batch (end of day)".to_string(),
@@ -313,7 +313,7 @@ fn judge(scenario: &Scenario, history: &History) -> Vec<ExpectationResult> {
                 if let Some(uploaded) = uploaded {
                     expected.push_str(&format!(" after uploading {uploaded} items"));
                 }
-                let seen = shown_for(history, *operation);
+                let seen = shown_for(history, (*operation).into());
                 let met = seen.len() == 1 && outcome_matches(&seen[0].outcome, *shows, *code, *uploaded);
                 let actual = if seen.is_empty() {
                     "nothing shown".to_string()

@@ -11,10 +11,12 @@
 //! - `proxy`: the fault proxy on every link;
 //! - `runner`: the run loop: schedule, crashes, heal, quiet period;
 //! - `world`: the payment world: terminals, switch, banks, workload, faults;
-//!   and the history gathered from the nodes at the end.
+//! - `evidence`: the one place where node state becomes history, at the
+//!   end of a run.
 
 pub mod disk;
 pub mod driver;
+mod evidence;
 pub mod proxy;
 pub mod runner;
 pub mod trace;
