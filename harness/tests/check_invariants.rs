@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 
 use payfault::check::{check, Invariant};
 use payfault::history::*;
-use payfault::node::bank::{BankCommand, CardState, CardholderAccount, MerchantAccount, MerchantState};
-use payfault::node::{BankId, OperationId, OperationKind, Outcome, Peer, Shown};
 use payfault::wire::types::*;
 
 fn key(stan: u32) -> TransactionKey {
@@ -79,7 +77,7 @@ fn approved() -> Outcome {
     }
 }
 
-fn answer(receiver: Peer, sender: Peer, stan: u32, response: ResponseCode) -> AnswerSeen {
+fn answer(receiver: Party, sender: Party, stan: u32, response: ResponseCode) -> AnswerSeen {
     AnswerSeen {
         at_ms: 0,
         receiver,
@@ -155,8 +153,8 @@ fn clean() -> History {
             settlement,
         ],
     };
-    let bank = Peer::Bank(BankId("bank-a".into()));
-    let term = Peer::Terminal(terminal());
+    let bank = Party::Bank(BankId("bank-a".into()));
+    let term = Party::Terminal(terminal());
     let mut history = History {
         operations: vec![
             operation(
@@ -225,12 +223,12 @@ fn clean() -> History {
         ],
         ledgers: vec![ledger],
         answers: vec![
-            answer(Peer::Switch, bank.clone(), 1, ResponseCode::Approved),
-            answer(term.clone(), Peer::Switch, 1, ResponseCode::Approved),
-            answer(term.clone(), Peer::Switch, 1, ResponseCode::Approved),
-            answer(Peer::Switch, bank.clone(), 3, ResponseCode::InsufficientFunds),
-            answer(term, Peer::Switch, 3, ResponseCode::InsufficientFunds),
-            answer(Peer::Switch, bank, 4, ResponseCode::Approved),
+            answer(Party::Switch, bank.clone(), 1, ResponseCode::Approved),
+            answer(term.clone(), Party::Switch, 1, ResponseCode::Approved),
+            answer(term.clone(), Party::Switch, 1, ResponseCode::Approved),
+            answer(Party::Switch, bank.clone(), 3, ResponseCode::InsufficientFunds),
+            answer(term, Party::Switch, 3, ResponseCode::InsufficientFunds),
+            answer(Party::Switch, bank, 4, ResponseCode::Approved),
         ],
         open_work: Vec::new(),
         quiescent: true,
@@ -238,7 +236,7 @@ fn clean() -> History {
         commands: Vec::new(),
         closes_after_healing: Vec::new(),
     };
-    history.answers.push(reversal_ack(Peer::Switch, bank_peer(), 4));
+    history.answers.push(reversal_ack(Party::Switch, bank_party(), 4));
     for posting in &mut history.ledgers[0].postings {
         if matches!(posting.effect, EffectType::Sale | EffectType::Refund) {
             posting.at_ms = Some(1_000);
@@ -248,12 +246,12 @@ fn clean() -> History {
     history
 }
 
-fn bank_peer() -> Peer {
-    Peer::Bank(BankId("bank-a".into()))
+fn bank_party() -> Party {
+    Party::Bank(BankId("bank-a".into()))
 }
 
 /// The 0430 00 that acknowledges the reversal of `stan`.
-fn reversal_ack(receiver: Peer, sender: Peer, stan: u32) -> AnswerSeen {
+fn reversal_ack(receiver: Party, sender: Party, stan: u32) -> AnswerSeen {
     AnswerSeen {
         mti: 430,
         processing: None,
@@ -266,8 +264,13 @@ fn reversal_ack(receiver: Peer, sender: Peer, stan: u32) -> AnswerSeen {
 fn setup() -> BankSetup {
     BankSetup {
         bank: BankId("bank-a".into()),
-        calendar: payfault::node::Calendar::default(),
-        cards: vec![CardholderAccount {
+        epoch: Epoch {
+            year: 2026,
+            month: 11,
+            day: 22,
+            second_of_day: 9 * 3600,
+        },
+        cards: vec![CardSetup {
             pan: Pan::new("4111111111111111").unwrap(),
             currency: Currency::EUR,
             balance: Amount::new(10_000).unwrap(),
@@ -277,7 +280,7 @@ fn setup() -> BankSetup {
             daily_limit: None,
             daily_count_limit: None,
         }],
-        merchants: vec![MerchantAccount {
+        merchants: vec![MerchantSetup {
             id: MerchantId::new("MERCHANT0000001").unwrap(),
             currency: Currency::EUR,
             balance: Amount::new(5_000).unwrap(),
@@ -290,7 +293,7 @@ fn setup() -> BankSetup {
     }
 }
 
-fn command(after_postings: u64, command: BankCommand) -> OperatorCommand {
+fn command(after_postings: u64, command: OperatorAction) -> OperatorCommand {
     OperatorCommand {
         bank: BankId("bank-a".into()),
         at_ms: 500,
@@ -346,8 +349,8 @@ fn a_batch_settled_twice_breaks_at_most_once() {
 fn a_copy_answered_differently_breaks_same_answer() {
     let found = mutated(|h| {
         h.answers.push(answer(
-            Peer::Terminal(terminal()),
-            Peer::Switch,
+            Party::Terminal(terminal()),
+            Party::Switch,
             1,
             ResponseCode::InvalidAmount,
         ))
@@ -356,8 +359,8 @@ fn a_copy_answered_differently_breaks_same_answer() {
     // 63: a tampered copy of the request was rejected; that decides nothing.
     let found = mutated(|h| {
         h.answers.push(answer(
-            Peer::Terminal(terminal()),
-            Peer::Switch,
+            Party::Terminal(terminal()),
+            Party::Switch,
             1,
             ResponseCode::SecurityViolation,
         ))
@@ -366,8 +369,8 @@ fn a_copy_answered_differently_breaks_same_answer() {
     // 94 "duplicate, no new effect" is not a different answer.
     let found = mutated(|h| {
         h.answers.push(answer(
-            Peer::Terminal(terminal()),
-            Peer::Switch,
+            Party::Terminal(terminal()),
+            Party::Switch,
             1,
             ResponseCode::Duplicate,
         ))
@@ -379,8 +382,8 @@ fn a_copy_answered_differently_breaks_same_answer() {
 fn a_declined_request_that_posted_breaks_declines_move_nothing() {
     let found = mutated(|h| {
         h.answers.push(answer(
-            Peer::Switch,
-            Peer::Bank(BankId("bank-a".into())),
+            Party::Switch,
+            Party::Bank(BankId("bank-a".into())),
             9,
             ResponseCode::InsufficientFunds,
         ));
@@ -484,7 +487,7 @@ fn what_the_terminal_showed_must_match_the_ledger() {
     // A decline the terminal was never sent (a timeout shown as a decline).
     let found = mutated(|h| {
         h.answers
-            .retain(|a| !(a.key == key(3) && matches!(a.receiver, Peer::Terminal(_))))
+            .retain(|a| !(a.key == key(3) && matches!(a.receiver, Party::Terminal(_))))
     });
     assert_eq!(found, vec![Invariant::CustomerView]);
     // A decline from the issuer that posted, even if a reversal undid it later.
@@ -581,7 +584,7 @@ fn an_end_of_day_close_that_does_not_close_breaks_no_limbo() {
 
 #[test]
 fn an_approval_against_the_card_or_merchant_rules_of_its_moment_breaks_card_rules() {
-    let frozen = || BankCommand::SetCardState {
+    let frozen = || OperatorAction::SetCardState {
         pan: Pan::new("4111111111111111").unwrap(),
         state: CardState::Frozen,
     };
@@ -593,7 +596,7 @@ fn an_approval_against_the_card_or_merchant_rules_of_its_moment_breaks_card_rule
     assert!(found.is_empty(), "{found:?}");
     // Expired, over the per-transaction limit, over the daily count.
     for change in [
-        (|card: &mut CardholderAccount| card.expiry = Expiry::from_wire("2410").unwrap()) as fn(&mut _),
+        (|card: &mut CardSetup| card.expiry = Expiry::from_wire("2410").unwrap()) as fn(&mut _),
         |card| card.transaction_limit = Some(Amount::new(500).unwrap()),
         |card| card.daily_count_limit = Some(1),
         |card| card.daily_limit = Some(Amount::new(1_100).unwrap()),
@@ -601,6 +604,11 @@ fn an_approval_against_the_card_or_merchant_rules_of_its_moment_breaks_card_rule
         let found = mutated(|h| change(&mut h.banks[0].cards[0]));
         assert_eq!(found, vec![Invariant::CardRules]);
     }
+    // A sale approved on a card whose expiry month ended the month before.
+    let found = mutated(|h| h.banks[0].cards[0].expiry = Expiry::from_wire("2610").unwrap());
+    assert_eq!(found, vec![Invariant::CardRules]);
+    let found = mutated(|h| h.banks[0].cards[0].expiry = Expiry::from_wire("2611").unwrap());
+    assert!(found.is_empty(), "valid through its month: {found:?}");
     // A sale approved on a balance that did not cover it.
     let found = mutated(|h| {
         h.ledgers[0].opening.insert(card(), (900, Currency::EUR));
@@ -611,15 +619,15 @@ fn an_approval_against_the_card_or_merchant_rules_of_its_moment_breaks_card_rule
     let found = mutated(|h| h.banks[0].maintenance.push((900, 1_100)));
     assert_eq!(found, vec![Invariant::CardRules]);
     let found = mutated(|h| {
-        h.commands.push(command(0, BankCommand::BeginMaintenance));
-        h.commands.push(command(1, BankCommand::EndMaintenance));
+        h.commands.push(command(0, OperatorAction::BeginMaintenance));
+        h.commands.push(command(1, OperatorAction::EndMaintenance));
     });
     assert_eq!(found, vec![Invariant::CardRules]);
     // A refund for a frozen merchant, or over its cap.
     let found = mutated(|h| {
         h.commands.push(command(
             1,
-            BankCommand::SetMerchantState {
+            OperatorAction::SetMerchantState {
                 merchant: MerchantId::new("MERCHANT0000001").unwrap(),
                 state: MerchantState::Frozen,
             },
@@ -636,19 +644,19 @@ fn an_acknowledgement_that_did_not_last_breaks_durable_ack() {
     // before syncing and crashed).
     let found = mutated(|h| {
         h.answers
-            .push(answer(Peer::Switch, bank_peer(), 6, ResponseCode::Approved))
+            .push(answer(Party::Switch, bank_party(), 6, ResponseCode::Approved))
     });
     assert_eq!(found, vec![Invariant::DurableAck]);
     // ... unless a reversal of it was acknowledged (nothing is owed).
     let found = mutated(|h| {
         h.answers
-            .push(answer(Peer::Switch, bank_peer(), 6, ResponseCode::Approved));
-        h.answers.push(reversal_ack(Peer::Switch, bank_peer(), 6));
+            .push(answer(Party::Switch, bank_party(), 6, ResponseCode::Approved));
+        h.answers.push(reversal_ack(Party::Switch, bank_party(), 6));
     });
     assert!(found.is_empty(), "{found:?}");
     // A balance inquiry's approval posts nothing.
     let found = mutated(|h| {
-        let mut inquiry = answer(Peer::Switch, bank_peer(), 6, ResponseCode::Approved);
+        let mut inquiry = answer(Party::Switch, bank_party(), 6, ResponseCode::Approved);
         inquiry.processing = Some(ProcessingCode::Balance);
         h.answers.push(inquiry);
     });
@@ -656,7 +664,7 @@ fn an_acknowledgement_that_did_not_last_breaks_durable_ack() {
     // A reversal acknowledged, but its original still stands.
     let found = mutated(|h| {
         h.answers
-            .push(reversal_ack(Peer::Terminal(terminal()), Peer::Switch, 1))
+            .push(reversal_ack(Party::Terminal(terminal()), Party::Switch, 1))
     });
     assert_eq!(found, vec![Invariant::DurableAck]);
     // A reversal acknowledged, and the late original posted after it.
@@ -668,4 +676,54 @@ fn an_acknowledgement_that_did_not_last_breaks_durable_ack() {
         ));
     });
     assert!(found.contains(&Invariant::DurableAck), "{found:?}");
+}
+
+#[test]
+fn daily_limits_reset_at_the_banks_local_midnight() {
+    // The bank's clock starts at 09:00, so local midnight is at 15 h; the
+    // clean history's two sales are at 1 s and, here, just before or just
+    // after midnight.
+    let midnight_ms = 15 * 3_600_000;
+    let second_sale_at = |at_ms: u64| {
+        move |h: &mut History| {
+            h.banks[0].cards[0].daily_count_limit = Some(1);
+            postings(h)[2].at_ms = Some(at_ms);
+        }
+    };
+    assert_eq!(
+        mutated(second_sale_at(midnight_ms - 1)),
+        vec![Invariant::CardRules]
+    );
+    let found = mutated(second_sale_at(midnight_ms));
+    assert!(found.is_empty(), "a new day, a new count: {found:?}");
+    // On a clock that started at 08:00 the same instant is 23:00 of the
+    // first day: both sales fall on one day.
+    let found = mutated(|h| {
+        second_sale_at(midnight_ms)(h);
+        h.banks[0].epoch.second_of_day = 8 * 3600;
+    });
+    assert_eq!(found, vec![Invariant::CardRules]);
+}
+
+#[test]
+fn expiry_is_judged_on_the_banks_own_calendar() {
+    // Valid through November 2026: a sale on 30 November passes, one on
+    // 1 December breaks the rules.
+    let on = |year, month, day| {
+        move |h: &mut History| {
+            h.banks[0].cards[0].expiry = Expiry::from_wire("2611").unwrap();
+            h.banks[0].epoch = Epoch {
+                year,
+                month,
+                day,
+                second_of_day: 9 * 3600,
+            };
+        }
+    };
+    assert!(mutated(on(2026, 11, 30)).is_empty());
+    assert_eq!(mutated(on(2026, 12, 1)), vec![Invariant::CardRules]);
+    assert_eq!(mutated(on(2027, 1, 1)), vec![Invariant::CardRules]);
+    // An epoch that is no real date cannot be judged, and says so.
+    let found = mutated(on(2026, 2, 30));
+    assert_eq!(found, vec![Invariant::CardRules]);
 }

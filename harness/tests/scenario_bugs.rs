@@ -36,6 +36,7 @@ const FIRST_TRIES: &[(Bug, &str)] = &[
     (Bug::BatchSettledTwice, "e/settlement-duplicated.toml"),
     (Bug::DeclinePartialPosting, "b/refund-merchant-short.toml"),
     (Bug::MacNotVerified, "d/corrupted-amount-digit.toml"),
+    (Bug::BankExpiryOffByOneMonth, "d/expired-last-month.toml"),
 ];
 
 fn scenario_root() -> PathBuf {

@@ -8,9 +8,10 @@
 //! shows the table.
 
 use payfault::check::{check, Invariant, Verdict};
-use payfault::history::Account;
+use payfault::history::{Account, Outcome};
+use payfault::node::bank::{CardState, CardholderAccount};
 use payfault::node::terminal::{Card, TerminalCommand};
-use payfault::node::{Bug, Bugs, OperationId, Outcome};
+use payfault::node::{Bug, Bugs, OperationId};
 use payfault::plan::topology::Topology;
 use payfault::plan::{
     ArmedCrash, FaultPlan, HostId, LinkId, LinkPartition, Plan, Step, TimedCrash, Timing, WorkItem,
@@ -18,7 +19,7 @@ use payfault::plan::{
 use payfault::plan::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
 use payfault::sim::FaultProxy;
 use payfault::sim::{run, RunResult, SimOptions};
-use payfault::wire::types::{Expiry, MerchantId, Money, Pan, ResponseCode, TerminalId};
+use payfault::wire::types::{Amount, Currency, Expiry, MerchantId, Money, Pan, ResponseCode, TerminalId};
 use payfault::wire::{Message, Mti};
 
 // ---------------------------------------------------------------- workload
@@ -111,12 +112,14 @@ fn matching(direction: Direction, mti: u16, nth: Option<u32>) -> MessageMatch {
     }
 }
 
-/// A plan under construction: the workload, its faults and its timing.
+/// A plan under construction: the workload, its faults, its timing and
+/// cards opened on top of the built-in bank's.
 struct Case {
     seed: u64,
     workload: Vec<Step>,
     faults: FaultPlan,
     timing: Timing,
+    cards: Vec<CardholderAccount>,
 }
 
 impl Case {
@@ -133,6 +136,7 @@ impl Case {
                 limit_ms: 120_000,
                 ..Timing::default()
             },
+            cards: Vec::new(),
         }
     }
 
@@ -165,6 +169,7 @@ impl Case {
     fn run(&self, bugs: &[Bug]) -> RunResult {
         let mut topology = Topology::standard();
         topology.set_bugs(&Bugs::of(bugs.iter().copied()));
+        topology.banks[0].cardholders.extend(self.cards.iter().cloned());
         let plan = Plan {
             seed: self.seed,
             topology,
@@ -193,7 +198,7 @@ fn outcome_of(result: &RunResult, op: u32) -> Outcome {
         .history
         .shown
         .iter()
-        .find(|shown| shown.shown.operation == OperationId(op))
+        .find(|shown| shown.shown.operation == OperationId(op).into())
         .map(|shown| shown.shown.outcome.clone())
         .unwrap_or_else(|| panic!("op{op} never shown\n{}", trace_text(result)))
 }
@@ -693,6 +698,48 @@ fn mac_not_verified_breaks_customer_view() {
         "mac_not_verified_breaks_customer_view",
         &case.run(&[bug]),
         Invariant::CustomerView,
+    );
+}
+
+/// A sale on a card whose expiry month (October 2026) ended before the
+/// bank's date (22 November 2026): declined 54. A bank whose calendar
+/// gives a card one month more approves it, against the card's rules.
+#[test]
+fn bank_expiry_off_by_one_month_breaks_card_rules() {
+    const LAPSED: &str = "4111110000000009";
+    let lapsed = Card {
+        pan: Pan::new(LAPSED).unwrap(),
+        expiry: Expiry::from_wire("2610").unwrap(),
+    };
+    let command = TerminalCommand::Sale {
+        operation: OperationId(1),
+        card: lapsed.clone(),
+        amount: eur("25.00"),
+    };
+    let mut case = Case::new(3_000, vec![at(100, TERM1, command)]);
+    case.cards.push(CardholderAccount {
+        pan: lapsed.pan.clone(),
+        currency: Currency::EUR,
+        balance: Amount::new(100_00).unwrap(),
+        state: CardState::Active,
+        expiry: lapsed.expiry,
+        transaction_limit: None,
+        daily_limit: None,
+        daily_count_limit: None,
+    });
+    let clean = case.run(&[]);
+    let account = Account::Cardholder(lapsed.pan.clone());
+    assert_clean(&clean, |r| {
+        declined(&outcome_of(r, 1), ResponseCode::ExpiredCard) && closing(r, &account) == 100_00
+    });
+    let bug = Bug::BankExpiryOffByOneMonth;
+    let caught = case.run(&[bug]);
+    assert!(approved(&outcome_of(&caught, 1)), "the buggy bank approves");
+    assert_caught(
+        bug,
+        "bank_expiry_off_by_one_month_breaks_card_rules",
+        &caught,
+        Invariant::CardRules,
     );
 }
 

@@ -2,8 +2,9 @@
 //! and bank, faults injected, and the checker's verdict on the evidence.
 
 use payfault::check::{check, Invariant};
+use payfault::history::Outcome;
 use payfault::node::terminal::{Card, TerminalCommand};
-use payfault::node::{Bug, Bugs, OperationId, Outcome};
+use payfault::node::{Bug, Bugs, OperationId};
 use payfault::plan::topology::Topology;
 use payfault::plan::{Direction, LinkFaults, MessageAction, MessageMatch, MessageRule};
 use payfault::plan::{FaultPlan, HostId, LinkId, Plan, Step, Timing, WorkItem};
@@ -78,7 +79,7 @@ fn outcome_of(result: &RunResult, operation: u32) -> Outcome {
         .history
         .shown
         .iter()
-        .find(|shown| shown.shown.operation == OperationId(operation))
+        .find(|shown| shown.shown.operation == OperationId(operation).into())
         .map(|shown| shown.shown.outcome.clone())
         .unwrap_or_else(|| panic!("op{operation} never shown"))
 }

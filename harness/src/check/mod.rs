@@ -3,8 +3,11 @@
 //!
 //! It reads the history alone (never the simulation or node internals), so
 //! the same checker judges simulated and live runs, and every check is
-//! linear in the size of the history.
+//! linear in the size of the history. It shares no code with the nodes it
+//! judges: dates, expiry and days are its own (`calendar`'s), so a bank's
+//! calendar bug is not copied into its judge.
 
+mod calendar;
 mod ledger;
 mod rules;
 mod view;

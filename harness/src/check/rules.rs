@@ -4,25 +4,29 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::calendar::BankCalendar;
 use super::ledger::{cardholder_net, describe};
 use super::{Invariant, Violation};
-use crate::history::{Account, BankSetup, EffectType, History, Ledger, OperatorCommand, Posting};
-use crate::node::bank::{BankCommand, CardState, CardholderAccount, MerchantAccount, MerchantState};
-use crate::node::{Millis, Peer};
+use crate::history::{
+    Account, BankSetup, CardSetup, CardState, EffectType, History, Ledger, MerchantSetup, MerchantState,
+    OperatorAction, OperatorCommand, Party, Posting,
+};
 use crate::wire::types::{MerchantId, Pan, ProcessingCode, TransactionKey};
 
 /// The rules of one bank as they stand at one point of its posting log.
 struct Rules<'a> {
     setup: &'a BankSetup,
-    cards: BTreeMap<&'a Pan, (&'a CardholderAccount, CardState)>,
-    merchants: BTreeMap<&'a MerchantId, (&'a MerchantAccount, MerchantState)>,
+    calendar: BankCalendar,
+    cards: BTreeMap<&'a Pan, (&'a CardSetup, CardState)>,
+    merchants: BTreeMap<&'a MerchantId, (&'a MerchantSetup, MerchantState)>,
     maintenance_by_command: bool,
 }
 
 impl<'a> Rules<'a> {
-    fn opening(setup: &'a BankSetup) -> Rules<'a> {
+    fn opening(setup: &'a BankSetup, calendar: BankCalendar) -> Rules<'a> {
         Rules {
             setup,
+            calendar,
             cards: setup
                 .cards
                 .iter()
@@ -39,18 +43,18 @@ impl<'a> Rules<'a> {
 
     fn apply(&mut self, command: &OperatorCommand) {
         match &command.command {
-            BankCommand::SetCardState { pan, state } => {
+            OperatorAction::SetCardState { pan, state } => {
                 if let Some(card) = self.cards.get_mut(pan) {
                     card.1 = *state;
                 }
             }
-            BankCommand::SetMerchantState { merchant, state } => {
+            OperatorAction::SetMerchantState { merchant, state } => {
                 if let Some(account) = self.merchants.get_mut(merchant) {
                     account.1 = *state;
                 }
             }
-            BankCommand::BeginMaintenance => self.maintenance_by_command = true,
-            BankCommand::EndMaintenance => self.maintenance_by_command = false,
+            OperatorAction::BeginMaintenance => self.maintenance_by_command = true,
+            OperatorAction::EndMaintenance => self.maintenance_by_command = false,
         }
     }
 
@@ -64,8 +68,8 @@ impl<'a> Rules<'a> {
             })
     }
 
-    fn day(&self, at_ms: u64) -> i64 {
-        self.setup.calendar.day_number(Millis(at_ms))
+    fn day(&self, at_ms: u64) -> u64 {
+        self.calendar.day(at_ms)
     }
 }
 
@@ -81,8 +85,8 @@ fn debited(posting: &Posting, wanted: fn(&Account) -> bool) -> Option<(&Account,
 /// What the bank tracks per day to apply its limits.
 #[derive(Default)]
 struct Usage<'a> {
-    sales: BTreeMap<(&'a Pan, i64), (u64, u32)>,
-    refunds: BTreeMap<(&'a MerchantId, i64), u64>,
+    sales: BTreeMap<(&'a Pan, u64), (u64, u32)>,
+    refunds: BTreeMap<(&'a MerchantId, u64), u64>,
     sale_at: BTreeMap<&'a TransactionKey, u64>,
 }
 
@@ -133,7 +137,7 @@ fn sale_problems<'a>(
         problems.push(format!("sale of {amount} approved on a balance of {balance}"));
     }
     if let Some(at) = posting.at_ms {
-        if rules.setup.calendar.is_expired(card.expiry, Millis(at)) {
+        if rules.calendar.is_expired(card.expiry, at) {
             problems.push("sale approved on an expired card".into());
         }
         let used = usage.sales.entry((pan, rules.day(at))).or_default();
@@ -229,8 +233,19 @@ pub fn card_rules(history: &History) -> Vec<Violation> {
 }
 
 fn card_rules_of(history: &History, setup: &BankSetup, ledger: &Ledger) -> Vec<Violation> {
+    let Some(calendar) = BankCalendar::new(&setup.epoch) else {
+        return vec![Violation {
+            invariant: Invariant::CardRules,
+            keys: Vec::new(),
+            message: format!(
+                "{}: its clock's epoch {:?} is no real date and time of day, so no rule can be judged",
+                ledger.bank, setup.epoch
+            ),
+            evidence: Vec::new(),
+        }];
+    };
     let mut violations = Vec::new();
-    let mut rules = Rules::opening(setup);
+    let mut rules = Rules::opening(setup, calendar);
     let mut commands = history
         .commands
         .iter()
@@ -308,7 +323,7 @@ pub fn durable_ack(history: &History) -> Vec<Violation> {
                     )
                 });
             }
-            210 if matches!(answer.sender, Peer::Bank(_)) => {
+            210 if matches!(answer.sender, Party::Bank(_)) => {
                 let moves_money = matches!(
                     answer.processing,
                     Some(ProcessingCode::Sale | ProcessingCode::Refund | ProcessingCode::Void)

@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::ledger::{cardholder_net, describe};
 use super::{Invariant, Violation};
-use crate::history::{EffectType, History, Posting};
-use crate::node::{OperationId, OperationKind, Outcome, Peer};
+use crate::history::{EffectType, History, OperationId, OperationKind, Outcome, Party, Posting, Shown};
 use crate::wire::types::{ProcessingCode, ResponseCode, TerminalId, TransactionKey};
 
 /// All postings of each key, across banks, with their descriptions.
@@ -39,7 +38,7 @@ fn net_on_accounts(postings: &[(&Posting, String)]) -> BTreeMap<String, i64> {
 
 /// The distinct (DE39, DE38) answers per (receiver, key, MTI).
 type AnswerGroups<'a> =
-    BTreeMap<(&'a Peer, &'a TransactionKey, u16), BTreeSet<(ResponseCode, Option<String>)>>;
+    BTreeMap<(&'a Party, &'a TransactionKey, u16), BTreeSet<(ResponseCode, Option<String>)>>;
 
 /// Every copy and repeat of a request gets the same answer at the same
 /// receiver (94 "no new effect", and 63 / 30 rejections of a forged or
@@ -88,7 +87,7 @@ pub fn declines_move_nothing(history: &History) -> Vec<Violation> {
     for answer in history
         .answers
         .iter()
-        .filter(|answer| answer.mti == 210 && matches!(answer.sender, Peer::Bank(_)))
+        .filter(|answer| answer.mti == 210 && matches!(answer.sender, Party::Bank(_)))
     {
         match answer.response {
             ResponseCode::Approved => approved.insert(&answer.key),
@@ -200,12 +199,12 @@ pub fn customer_view(history: &History) -> Vec<Violation> {
 /// the issuer (anything but the switch's 91 stand-in) never posted at all.
 fn declined_problem(
     history: &History,
-    shown: &crate::node::Shown,
+    shown: &Shown,
     key: &TransactionKey,
     code: ResponseCode,
     found: &[(&Posting, String)],
 ) -> Option<String> {
-    let receiver = Peer::Terminal(shown.terminal.clone());
+    let receiver = Party::Terminal(shown.terminal.clone());
     let backed = history.answers.iter().any(|answer| {
         answer.mti == 210 && answer.receiver == receiver && &answer.key == key && answer.response == code
     });

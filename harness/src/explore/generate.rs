@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::node::bank::{BankCommand, CardState, MerchantState};
 use crate::node::terminal::{Card, TerminalCommand};
-use crate::node::{all_crash_points, Bugs, OperationId};
+use crate::node::{all_crash_points, Bugs, Calendar, Millis, OperationId};
 use crate::plan::topology::{merchant_account, terminal_config, Topology};
 use crate::plan::{ArmedCrash, ClockModel, HostId};
 use crate::plan::{
@@ -17,7 +17,7 @@ use crate::plan::{
     TimedInjection,
 };
 use crate::plan::{FaultPlan, LinkPartition, Plan, Step, TimedCrash, Timing, WorkItem};
-use crate::wire::types::{Amount, Currency, MerchantId, Money, TerminalId};
+use crate::wire::types::{Amount, Currency, Expiry, MerchantId, Money, TerminalId};
 
 /// Which fault kinds a seed uses (swarm testing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +178,39 @@ fn accounts(rng: &mut ChaCha8Rng, topology: &mut Topology) {
         }
         if rng.random_bool(0.1) {
             merchant.state = MerchantState::Frozen;
+        }
+    }
+}
+
+/// The expiry of a card whose expiry month is the bank's month at the
+/// start of the run (valid through its last day) or, as often, the month
+/// before (just expired): the boundary an off-by-one calendar gets wrong.
+fn expiry_at_the_boundary(rng: &mut ChaCha8Rng, calendar: &Calendar) -> Expiry {
+    let today = calendar.date(Millis(0));
+    let (year, month) = match (rng.random_bool(0.5), today.month) {
+        (true, _) => (today.year, today.month),
+        (false, 1) => (today.year - 1, 12),
+        (false, month) => (today.year, month - 1),
+    };
+    Expiry {
+        year: year.rem_euclid(100) as u8,
+        month,
+    }
+}
+
+/// Salt of the stream that draws expiries at the month boundary.
+const EXPIRY_STREAM: u64 = 0xE4_91E5;
+
+/// Now and then a card whose expiry is at the month boundary of the run.
+/// Drawn from a stream of its own (the seed with a salt), so that the
+/// seed's main stream, and every other draw of the run, stays as it was.
+fn boundary_expiries(seed: u64, topology: &mut Topology) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ EXPIRY_STREAM);
+    let bank = &mut topology.banks[0];
+    let calendar = bank.calendar;
+    for card in &mut bank.cardholders {
+        if rng.random_bool(1.0 / 16.0) {
+            card.expiry = expiry_at_the_boundary(&mut rng, &calendar);
         }
     }
 }
@@ -616,6 +649,7 @@ pub fn generate(seed: u64, bugs: &Bugs) -> Plan {
     let mut topology = Topology::standard();
     terminals(&mut rng, &mut topology);
     accounts(&mut rng, &mut topology);
+    boundary_expiries(seed, &mut topology);
     timeouts(&mut rng, &mut topology);
     topology.set_bugs(bugs);
     let fault_phase_ms = rng.random_range(5_000..=20_000);
@@ -631,4 +665,67 @@ pub fn generate(seed: u64, bugs: &Bugs) -> Plan {
         ..Timing::default()
     };
     Plan::new(seed, topology, workload, faults, timing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expiries_of(plan: &Plan) -> Vec<Expiry> {
+        plan.topology.banks[0]
+            .cardholders
+            .iter()
+            .map(|card| card.expiry)
+            .collect()
+    }
+
+    #[test]
+    fn some_seeds_draw_cards_at_the_expiry_month_boundary() {
+        let just_expired = Expiry { year: 26, month: 10 };
+        let last_month_valid = Expiry { year: 26, month: 11 };
+        let plans: Vec<Plan> = (0..200).map(|seed| generate(seed, &Bugs::none())).collect();
+        let drawn = |expiry: Expiry| {
+            plans
+                .iter()
+                .filter(|plan| expiries_of(plan).contains(&expiry))
+                .count()
+        };
+        assert!(
+            drawn(just_expired) > 0,
+            "no seed draws a card that expired last month"
+        );
+        assert!(
+            drawn(last_month_valid) > 0,
+            "no seed draws a card in its last valid month"
+        );
+        assert!(
+            drawn(just_expired) < 100,
+            "the boundary is a variation, not the rule"
+        );
+    }
+
+    #[test]
+    fn boundary_expiries_leave_every_other_draw_alone() {
+        for seed in 0..50 {
+            let plan = generate(seed, &Bugs::none());
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut topology = Topology::standard();
+            terminals(&mut rng, &mut topology);
+            accounts(&mut rng, &mut topology);
+            timeouts(&mut rng, &mut topology);
+            let fault_phase_ms = rng.random_range(5_000..=20_000);
+            assert_eq!(plan.timing.fault_phase_ms, fault_phase_ms, "seed {seed}");
+            let without = |cards: &[crate::node::bank::CardholderAccount]| {
+                cards
+                    .iter()
+                    .map(|card| (card.pan.clone(), card.balance, card.state))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                without(&plan.topology.banks[0].cardholders),
+                without(&topology.banks[0].cardholders),
+                "seed {seed}"
+            );
+        }
+    }
 }

@@ -4,17 +4,27 @@
 //!
 //! The simulation and live mode fill it in; the checker reads nothing else,
 //! so one checker judges both, and no node can talk it into a pass.
+//!
+//! The history speaks its own vocabulary: operations, displays, parties,
+//! answers, postings and bank setups are its own plain data types, built
+//! only on the wire's value types (card numbers, money, keys, codes). It
+//! never names a node type, so what a node gets wrong cannot leak into the
+//! words the checker judges it by. `sim::evidence` turns node state into
+//! these types; [`bank`] holds the banks' side: ledgers, setups, commands.
 
-use std::collections::BTreeMap;
+mod bank;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::bank::{BankCommand, CardholderAccount, MerchantAccount};
-use crate::node::{BankId, Calendar, OperationId, Peer, Shown};
+pub use bank::{
+    Account, BankId, BankSetup, CardSetup, CardState, EffectType, Entry, Epoch, HeldPayout, Ledger,
+    MerchantSetup, MerchantState, OperatorAction, OperatorCommand, Posting,
+};
+
 use crate::wire::types::{
-    ApprovalCode, BatchNumber, Currency, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId,
-    TransactionKey,
+    ApprovalCode, Money, Pan, ProcessingCode, ResponseCode, Rrn, TerminalId, TransactionKey,
 };
 
 /// Everything the checker may look at.
@@ -45,36 +55,6 @@ pub struct History {
     /// and every host were up again.
     #[serde(default)]
     pub closes_after_healing: Vec<OperationId>,
-}
-
-/// A bank's accounts and rules before the run (operator commands change
-/// states later).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BankSetup {
-    /// Which bank.
-    pub bank: BankId,
-    /// Where the bank's clock epoch sits on the calendar (expiry, days).
-    pub calendar: Calendar,
-    /// Card accounts as opened.
-    pub cards: Vec<CardholderAccount>,
-    /// Merchant accounts as opened.
-    pub merchants: Vec<MerchantAccount>,
-    /// Maintenance windows `[start, end)` on the bank's clock, ms.
-    pub maintenance: Vec<(u64, u64)>,
-}
-
-/// An operator command as the bank journalled it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OperatorCommand {
-    /// Which bank.
-    pub bank: BankId,
-    /// The bank's clock when it took effect, ms.
-    pub at_ms: u64,
-    /// How many of the bank's postings precede it: it applies to postings
-    /// from this sequence number on.
-    pub after_postings: u64,
-    /// The command.
-    pub command: BankCommand,
 }
 
 /// One operation of the workload.
@@ -121,6 +101,79 @@ pub enum Request {
     CloseBatch,
 }
 
+/// Identifies one operation of the workload (what a customer or clerk
+/// did), so that what a terminal showed can be matched to what was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct OperationId(pub u32);
+
+impl fmt::Display for OperationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "op{}", self.0)
+    }
+}
+
+/// What kind of operation a display is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationKind {
+    /// A financial transaction (sale, refund, void, balance).
+    Financial(ProcessingCode),
+    /// Closing the terminal's batch.
+    BatchClose,
+}
+
+/// The result a terminal showed the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Approved, with the approval code (and the balance of an inquiry).
+    Approved {
+        /// DE38.
+        approval: ApprovalCode,
+        /// DE54 of a balance inquiry.
+        balance: Option<Money>,
+    },
+    /// Declined with this code.
+    Declined {
+        /// DE39.
+        code: ResponseCode,
+    },
+    /// No usable answer: the terminal shows "failed, reversed".
+    FailedReversed {
+        /// Why: 68 for a timeout, or the code received.
+        reason: ResponseCode,
+    },
+    /// Refused by the terminal without asking the host.
+    Refused {
+        /// Why, in words.
+        reason: String,
+    },
+    /// A batch close finished with the host's totals agreeing.
+    BatchClosed {
+        /// Items uploaded after a 95; 0 when the totals agreed at once.
+        uploaded: u32,
+    },
+}
+
+/// One thing a terminal showed on its screen.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shown {
+    /// The terminal.
+    pub terminal: TerminalId,
+    /// The workload operation it answers.
+    pub operation: OperationId,
+    /// What kind of operation.
+    pub kind: OperationKind,
+    /// The transaction key, once one was assigned.
+    pub key: Option<TransactionKey>,
+    /// The RRN, once one was assigned.
+    pub rrn: Option<Rrn>,
+    /// The amount asked for.
+    pub amount: Option<Money>,
+    /// The result.
+    pub outcome: Outcome,
+}
+
 /// A terminal display with its time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShownAt {
@@ -130,99 +183,26 @@ pub struct ShownAt {
     pub shown: Shown,
 }
 
-/// An account in a bank's ledger.
+/// A party that sends or receives messages: a terminal, the switch or a
+/// bank.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Account {
-    /// A cardholder's card account.
-    Cardholder(Pan),
-    /// A merchant's settlement account.
-    Merchant(MerchantId),
-    /// The bank's clearing account: owed to merchants until settlement.
-    Clearing(Currency),
+pub enum Party {
+    /// A POS terminal.
+    Terminal(TerminalId),
+    /// The payment switch.
+    Switch,
+    /// A bank.
+    Bank(BankId),
 }
 
-impl fmt::Display for Account {
+impl fmt::Display for Party {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Account::Cardholder(pan) => write!(f, "card {}", pan.masked()),
-            Account::Merchant(merchant) => write!(f, "merchant {merchant}"),
-            Account::Clearing(currency) => write!(f, "clearing {currency}"),
+            Party::Terminal(id) => write!(f, "terminal {id}"),
+            Party::Switch => f.write_str("switch"),
+            Party::Bank(id) => write!(f, "bank {id}"),
         }
     }
-}
-
-/// What a posting does, for "at most one effect per key and type".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum EffectType {
-    /// Cardholder debited, clearing credited.
-    Sale,
-    /// Merchant debited, cardholder credited.
-    Refund,
-    /// A sale undone before settlement.
-    Void,
-    /// An earlier posting of the same key undone.
-    Reversal,
-    /// Clearing paid out to the merchant for a batch.
-    Settlement,
-}
-
-/// One leg of a posting: a signed amount on an account (credit positive).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// The account.
-    pub account: Account,
-    /// Signed minor units: positive adds to the balance.
-    pub minor: i64,
-    /// The currency.
-    pub currency: Currency,
-}
-
-/// One posting in a bank's log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Posting {
-    /// Position in the log, from 0.
-    pub sequence: u64,
-    /// The transaction whose effect this is (for a reversal: the key of the
-    /// original; for a settlement: none).
-    pub key: Option<TransactionKey>,
-    /// What it does.
-    pub effect: EffectType,
-    /// For refunds and voids: the sale they act on.
-    pub original: Option<TransactionKey>,
-    /// For settlements: the terminal batch and the sales it pays.
-    pub batch: Option<(TerminalId, BatchNumber)>,
-    /// Sales paid by a settlement.
-    pub settled: Vec<TransactionKey>,
-    /// For sales, refunds and voids: the bank's clock when it decided, ms.
-    #[serde(default)]
-    pub at_ms: Option<u64>,
-    /// The legs.
-    pub entries: Vec<Entry>,
-}
-
-/// A bank's ledger: opening and closing balances and every posting between.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ledger {
-    /// Which bank.
-    pub bank: BankId,
-    /// Balances before the run.
-    pub opening: BTreeMap<Account, (i64, Currency)>,
-    /// Balances after the run.
-    pub closing: BTreeMap<Account, (i64, Currency)>,
-    /// Every posting, in order.
-    pub postings: Vec<Posting>,
-    /// Settlements accepted but held (merchant frozen): the money stays in
-    /// clearing until the merchant is unfrozen.
-    pub held: Vec<HeldPayout>,
-}
-
-/// A batch payout the bank holds back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeldPayout {
-    /// The terminal batch.
-    pub batch: (TerminalId, BatchNumber),
-    /// The sales it will pay.
-    pub items: Vec<TransactionKey>,
 }
 
 /// A financial answer as it arrived somewhere.
@@ -231,9 +211,9 @@ pub struct AnswerSeen {
     /// Simulated milliseconds.
     pub at_ms: u64,
     /// Who received it.
-    pub receiver: Peer,
+    pub receiver: Party,
     /// Who sent it.
-    pub sender: Peer,
+    pub sender: Party,
     /// MTI, e.g. 210 or 430.
     pub mti: u16,
     /// DE3 of a 0210 (what was answered).

@@ -49,11 +49,14 @@ pub enum Bug {
     DeclinePartialPosting,
     /// The switch accepts messages without verifying their MAC.
     MacNotVerified,
+    /// The bank's calendar counts a card as valid through the month after
+    /// its expiry month.
+    BankExpiryOffByOneMonth,
 }
 
 impl Bug {
     /// Every bug, in catalogue order.
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 16] = [
         Bug::SwitchNoDedupe,
         Bug::BankNotIdempotent,
         Bug::BankReplyBeforeSync,
@@ -69,6 +72,7 @@ impl Bug {
         Bug::BatchSettledTwice,
         Bug::DeclinePartialPosting,
         Bug::MacNotVerified,
+        Bug::BankExpiryOffByOneMonth,
     ];
 
     /// The name used on the command line and in scenario files.
@@ -89,6 +93,7 @@ impl Bug {
             Bug::BatchSettledTwice => "batch-settled-twice",
             Bug::DeclinePartialPosting => "decline-partial-posting",
             Bug::MacNotVerified => "mac-not-verified",
+            Bug::BankExpiryOffByOneMonth => "bank-expiry-off-by-one-month",
         }
     }
 
@@ -100,7 +105,7 @@ impl Bug {
             Bug::TerminalJournalAfterSend | Bug::DeclinePartialPosting => 'B',
             Bug::SwitchNoDedupe | Bug::TerminalTimeoutAsDecline | Bug::ReversalEveryCopy => 'C',
             Bug::ReversalUnknownIgnored | Bug::StanNotPersisted | Bug::ReversalQueueGivesUp => 'C',
-            Bug::MacNotVerified => 'D',
+            Bug::MacNotVerified | Bug::BankExpiryOffByOneMonth => 'D',
             Bug::VoidAfterSettlement | Bug::BatchSettledTwice => 'E',
         }
     }
@@ -149,6 +154,9 @@ impl Bug {
                 "a declined refund leaves its merchant debit posted: money moves on a decline"
             }
             Bug::MacNotVerified => "switch skips MAC verification: a forged or corrupted message moves money",
+            Bug::BankExpiryOffByOneMonth => {
+                "bank's calendar accepts a card in the month after its expiry: an expired card is charged"
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bug::{Bug, Bugs};
 use crate::wire::types::{Expiry, LocalDate, LocalTime, TransmissionTime};
 
 /// A host's local time: milliseconds since the run's epoch.
@@ -98,10 +99,19 @@ impl Calendar {
     }
 
     /// Whether a card with this expiry is expired at `now` (valid through
-    /// the last day of its month).
-    pub fn is_expired(&self, expiry: Expiry, now: Millis) -> bool {
+    /// the last day of its month), for a bank running with `bugs`.
+    pub fn is_expired(&self, expiry: Expiry, now: Millis, bugs: &Bugs) -> bool {
         let date = self.date(now);
         let year = 2000 + i64::from(expiry.year);
+        if bugs.has(Bug::BankExpiryOffByOneMonth) {
+            // The month after the expiry month still counts as valid.
+            let month_after = if expiry.month == 12 {
+                (year + 1, 1)
+            } else {
+                (year, expiry.month + 1)
+            };
+            return (date.year, date.month) > month_after;
+        }
         (date.year, date.month) > (year, expiry.month)
     }
 
@@ -183,8 +193,23 @@ mod tests {
     #[test]
     fn expiry_is_valid_through_its_month() {
         let calendar = Calendar::default();
-        assert!(!calendar.is_expired(Expiry { year: 26, month: 11 }, Millis(0)));
-        assert!(calendar.is_expired(Expiry { year: 26, month: 10 }, Millis(0)));
-        assert!(!calendar.is_expired(Expiry { year: 30, month: 1 }, Millis(0)));
+        let correct = Bugs::none();
+        assert!(!calendar.is_expired(Expiry { year: 26, month: 11 }, Millis(0), &correct));
+        assert!(calendar.is_expired(Expiry { year: 26, month: 10 }, Millis(0), &correct));
+        assert!(!calendar.is_expired(Expiry { year: 30, month: 1 }, Millis(0), &correct));
+    }
+
+    #[test]
+    fn the_planted_bug_accepts_the_month_after_expiry() {
+        let calendar = Calendar::default();
+        let buggy = Bugs::of([Bug::BankExpiryOffByOneMonth]);
+        assert!(!calendar.is_expired(Expiry { year: 26, month: 10 }, Millis(0), &buggy));
+        assert!(calendar.is_expired(Expiry { year: 26, month: 9 }, Millis(0), &buggy));
+        let new_year = Calendar {
+            epoch_day: days_from_civil(2027, 1, 15),
+            epoch_second: 0,
+        };
+        assert!(!new_year.is_expired(Expiry { year: 26, month: 12 }, Millis(0), &buggy));
+        assert!(new_year.is_expired(Expiry { year: 26, month: 12 }, Millis(0), &Bugs::none()));
     }
 }

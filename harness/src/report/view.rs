@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{BalanceLine, CustomerLine};
-use crate::history::{Account, History, Request};
-use crate::node::{OperationId, Outcome, Shown};
+use crate::history::{Account, History, OperationId, Outcome, Request, Shown};
 use crate::wire::types::Currency;
 
 /// How a scenario file names one of its operations.

@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use super::{run, RunError, RunOptions};
-use crate::history::History;
-use crate::node::{Bug, Outcome};
+use crate::history::{History, OperationId, Outcome};
+use crate::node::Bug;
 use crate::report::view::{describe_outcome, format_minor, shown_for};
 use crate::report::{ExpectationResult, Header, Label, Labels, ScenarioReport};
 use crate::scenario::{Expectation, Scenario, ShowKind};
@@ -61,7 +61,8 @@ fn labels(scenario: &Scenario) -> Labels {
                 name: info.name.clone(),
                 what: info.what.clone(),
             };
-            info.operation.map(|operation| (operation, label))
+            info.operation
+                .map(|operation| (OperationId::from(operation), label))
         })
         .collect()
 }
@@ -86,7 +87,7 @@ pub fn judge(scenario: &Scenario, history: &History) -> Vec<ExpectationResult> {
                 if let Some(uploaded) = uploaded {
                     expected.push_str(&format!(" after uploading {uploaded} items"));
                 }
-                let seen = shown_for(history, *operation);
+                let seen = shown_for(history, (*operation).into());
                 let met = seen.len() == 1 && outcome_matches(&seen[0].outcome, *shows, *code, *uploaded);
                 let actual = if seen.is_empty() {
                     "nothing shown".to_string()

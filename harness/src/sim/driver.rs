@@ -20,10 +20,10 @@ use turmoil::net::{TcpListener, TcpStream};
 
 use super::disk::{JournalFile, SimJournal};
 use super::trace::{describe_message, Event, EventKind, Trace};
-use crate::history::AnswerSeen;
 use crate::node::journal::{decode_journal, encode_record, Tail};
 use crate::node::{CrashPoint, Effect, Millis, Peer, Shown, StateMachine};
 use crate::plan::{ArmedCrash, ClockModel};
+use crate::wire::types::{ApprovalCode, ProcessingCode, ResponseCode, TransactionKey};
 use crate::wire::{encode_frame, FrameReader, MacKey, WireMessage};
 
 /// What the world and every host share (one thread, so `RefCell`).
@@ -36,7 +36,29 @@ pub struct Shared {
     /// Armed crash points and how often each host passed each point.
     pub crashes: RefCell<CrashController>,
     /// Answers (0210, 0430) that arrived with a valid MAC, as evidence.
-    pub answers: RefCell<Vec<AnswerSeen>>,
+    pub answers: RefCell<Vec<AnswerReceived>>,
+}
+
+/// An authentic financial answer as a host received it, in the nodes'
+/// terms (`sim::evidence` turns it into history).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerReceived {
+    /// Simulated milliseconds.
+    pub at_ms: u64,
+    /// Who received it.
+    pub receiver: Peer,
+    /// Who sent it.
+    pub sender: Peer,
+    /// MTI, e.g. 210 or 430.
+    pub mti: u16,
+    /// DE3 of a 0210.
+    pub processing: Option<ProcessingCode>,
+    /// The transaction key.
+    pub key: TransactionKey,
+    /// DE39.
+    pub response: ResponseCode,
+    /// DE38.
+    pub approval: Option<ApprovalCode>,
 }
 
 /// One armed crash as the hosts see it: by host name.
@@ -491,7 +513,7 @@ where
             }
             _ => return,
         };
-        self.shared.answers.borrow_mut().push(AnswerSeen {
+        self.shared.answers.borrow_mut().push(AnswerReceived {
             at_ms: sim_now_ms(),
             receiver: self.spec.me.clone(),
             sender: sender.clone(),

@@ -12,10 +12,12 @@
 //!   [`FaultProxy`] (public: what a fault means, whatever carries the bytes);
 //! - `runner`: the run loop: schedule, crashes, heal, quiet period;
 //! - `world`: the payment world: terminals, switch, banks, workload, faults;
-//!   and the history gathered from the nodes at the end.
+//! - `evidence`: the one place where node state becomes history, at the
+//!   end of a run.
 
 mod disk;
 mod driver;
+mod evidence;
 mod proxy;
 mod runner;
 pub mod trace;

@@ -1,6 +1,6 @@
 //! The payment world: terminals, a switch and banks on turmoil, with a
 //! fault proxy on every link, driven by a workload and a fault plan, and
-//! the history the checker judges.
+//! the history the checker judges (gathered by `evidence`).
 //!
 //! Hosts, in registration order: banks, bank links, the switch, terminal
 //! links, terminals. Host names: a terminal is named by its id
@@ -12,11 +12,12 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::driver::{Arm, CommandQueue, CrashController, HostSpec, Shared};
+use super::evidence::{self, Hosts};
 use super::runner::{Action, Ending, Runner};
 use super::trace::{Event, EventKind, Trace, TraceHash};
 use super::{SimError, SimOptions};
-use crate::history::{self, History, OpenWork};
-use crate::node::bank::{Bank, BankConfig};
+use crate::history::History;
+use crate::node::bank::Bank;
 use crate::node::switch::Switch;
 use crate::node::terminal::{Terminal, TerminalCommand};
 use crate::node::{OperationId, Peer, StateMachine};
@@ -125,7 +126,12 @@ pub fn run(plan: &Plan, options: &SimOptions) -> Result<RunResult, SimError> {
             terminal.spec.commands.push(command);
         }
     }
-    let settled = || open_work(&switch, &terminals).is_empty();
+    let hosts = Hosts {
+        banks: banks.iter().map(|slot| &*slot.spec).collect(),
+        switch: &switch.spec,
+        terminals: terminals.iter().map(|slot| &*slot.spec).collect(),
+    };
+    let settled = || evidence::open_work(hosts.switch, &hosts.terminals).is_empty();
     let ending = runner.run_until_quiet(
         plan.timing.quiet_ms,
         plan.timing.settle_ms,
@@ -134,7 +140,7 @@ pub fn run(plan: &Plan, options: &SimOptions) -> Result<RunResult, SimError> {
     )?;
     runner.trace_phase("end");
     let simulated_ms = runner.now_ms();
-    let history = gather(plan, &shared, &banks, &switch, &terminals, ending, next_operation);
+    let history = evidence::gather(plan, &shared, &hosts, ending, next_operation);
     let trace = shared.trace.borrow().clone();
     let trace_hash = trace.hash();
     Ok(RunResult {
@@ -359,293 +365,9 @@ fn schedule_faults(runner: &mut Runner, plan: &Plan) {
     }
 }
 
-/// Work a node still has to finish: the evidence for "no limbo", and how
-/// the quiet phase knows it may end.
 /// Whether `terminal` is up and its command queue has room for one more.
 fn has_room(terminal: &Slots<Terminal>, queue_max: usize) -> bool {
     let node = terminal.spec.node.borrow();
     node.as_ref()
         .is_some_and(|node| node.command_queue_len() + terminal.spec.commands.len() < queue_max)
-}
-
-fn open_work(switch: &Slots<Switch>, terminals: &[Slots<Terminal>]) -> Vec<OpenWork> {
-    let mut open_work = Vec::new();
-    let mut push = |host: &str, what: String, key| {
-        open_work.push(OpenWork {
-            host: host.to_string(),
-            what,
-            key,
-        })
-    };
-    for slot in terminals {
-        if !slot.spec.commands.is_empty() {
-            push(&slot.spec.name, "commands not taken yet".into(), None);
-        }
-        let node = slot.spec.node.borrow();
-        let Some(terminal) = node.as_ref() else { continue };
-        for key in terminal.reversal_queue() {
-            push(&slot.spec.name, "reversal not acknowledged".into(), Some(key));
-        }
-        if !terminal.is_idle() {
-            push(&slot.spec.name, "terminal not idle".into(), None);
-        }
-    }
-    if let Some(node) = switch.spec.node.borrow().as_ref() {
-        for key in node.queued_reversals() {
-            push(SWITCH_HOST, "reversal to bank not acknowledged".into(), Some(key));
-        }
-        for key in node.in_flight() {
-            push(SWITCH_HOST, "request in flight".into(), Some(key));
-        }
-        for batch in node.pending_settlements() {
-            push(SWITCH_HOST, format!("settlement pending: {batch:?}"), None);
-        }
-    }
-    open_work
-}
-
-fn gather(
-    plan: &Plan,
-    shared: &Shared,
-    banks: &[Slots<Bank>],
-    switch: &Slots<Switch>,
-    terminals: &[Slots<Terminal>],
-    ending: Ending,
-    operations_end: u32,
-) -> History {
-    let open_work = open_work(switch, terminals);
-    let ledgers = banks
-        .iter()
-        .filter_map(|slot| slot.spec.node.borrow().as_ref().map(ledger_of))
-        .collect();
-    let setups = plan.topology.banks.iter().map(setup_of).collect();
-    let commands = banks.iter().flat_map(commands_of).collect();
-    History {
-        operations: operations_of(plan, operations_end),
-        shown: shared
-            .shown
-            .borrow()
-            .iter()
-            .map(|(at_ms, shown)| history::ShownAt {
-                at_ms: *at_ms,
-                shown: shown.clone(),
-            })
-            .collect(),
-        ledgers,
-        answers: shared.answers.borrow().clone(),
-        open_work,
-        quiescent: ending == Ending::Quiescent,
-        banks: setups,
-        commands,
-        closes_after_healing: end_of_day_closes(plan, operations_end),
-    }
-}
-
-/// The operations of the end-of-day batch closes, one per terminal, asked
-/// once the world has healed.
-fn end_of_day_closes(plan: &Plan, operations_end: u32) -> Vec<OperationId> {
-    if !plan.timing.close_batches_at_end {
-        return Vec::new();
-    }
-    let terminals = plan.topology.terminals.len() as u32;
-    let first = operations_end - terminals;
-    (0..terminals).map(|index| OperationId(first + index)).collect()
-}
-
-/// A bank's accounts and rules as configured, for the card rules.
-fn setup_of(config: &BankConfig) -> history::BankSetup {
-    history::BankSetup {
-        bank: config.id.clone(),
-        calendar: config.calendar,
-        cards: config.cardholders.clone(),
-        merchants: config.merchants.clone(),
-        maintenance: config
-            .maintenance
-            .iter()
-            .map(|(start, end)| (start.0, end.0))
-            .collect(),
-    }
-}
-
-/// The operator commands in a bank's durable journal, each with the number
-/// of postings before it.
-fn commands_of(slot: &Slots<Bank>) -> Vec<history::OperatorCommand> {
-    use crate::node::bank::BankRecord;
-    let mut postings = 0u64;
-    let mut commands = Vec::new();
-    for record in slot.spec.durable.borrow().iter() {
-        if let BankRecord::Commanded(commanded) = record {
-            commands.push(history::OperatorCommand {
-                bank: slot.spec.config.id.clone(),
-                at_ms: commanded.at.0,
-                after_postings: postings,
-                command: commanded.command.clone(),
-            });
-        }
-        postings += record.postings().len() as u64;
-    }
-    commands
-}
-
-/// The operations the workload asked for, from the invocations in the trace
-/// order (the end-of-day batch closes included).
-fn operations_of(plan: &Plan, operations_end: u32) -> Vec<history::Operation> {
-    let mut operations: Vec<history::Operation> = plan
-        .workload
-        .iter()
-        .filter_map(|step| match &step.item {
-            WorkItem::Terminal { terminal, command } => Some(history::Operation {
-                id: command.operation(),
-                terminal: terminal.clone(),
-                at_ms: step.at_ms,
-                request: request_of(command),
-            }),
-            WorkItem::Bank { .. } => None,
-        })
-        .collect();
-    for (id, config) in end_of_day_closes(plan, operations_end)
-        .into_iter()
-        .zip(&plan.topology.terminals)
-    {
-        operations.push(history::Operation {
-            id,
-            terminal: config.terminal.clone(),
-            at_ms: plan.timing.fault_phase_ms,
-            request: history::Request::CloseBatch,
-        });
-    }
-    operations
-}
-
-fn request_of(command: &TerminalCommand) -> history::Request {
-    match command {
-        TerminalCommand::Sale { card, amount, .. } => history::Request::Sale {
-            pan: card.pan.clone(),
-            amount: *amount,
-        },
-        TerminalCommand::Refund { original, amount, .. } => history::Request::Refund {
-            original: *original,
-            amount: *amount,
-        },
-        TerminalCommand::Void { original, .. } => history::Request::Void { original: *original },
-        TerminalCommand::Balance { card, .. } => history::Request::Balance {
-            pan: card.pan.clone(),
-        },
-        TerminalCommand::CloseBatch { .. } => history::Request::CloseBatch,
-    }
-}
-
-fn account_of(account: &crate::node::bank::ledger::AccountId) -> history::Account {
-    use crate::node::bank::ledger::AccountId;
-    match account {
-        AccountId::Cardholder(pan) => history::Account::Cardholder(pan.clone()),
-        AccountId::Merchant(merchant) => history::Account::Merchant(merchant.clone()),
-        AccountId::Clearing(currency) => history::Account::Clearing(*currency),
-    }
-}
-
-fn ledger_of(bank: &Bank) -> history::Ledger {
-    use crate::node::bank::ledger::PostingKind;
-    let config = bank.config();
-    let mut opening = BTreeMap::new();
-    for card in &config.cardholders {
-        opening.insert(
-            history::Account::Cardholder(card.pan.clone()),
-            (card.balance.minor_units() as i64, card.currency),
-        );
-        opening.insert(history::Account::Clearing(card.currency), (0, card.currency));
-    }
-    for merchant in &config.merchants {
-        opening.insert(
-            history::Account::Merchant(merchant.id.clone()),
-            (merchant.balance.minor_units() as i64, merchant.currency),
-        );
-        opening.insert(
-            history::Account::Clearing(merchant.currency),
-            (0, merchant.currency),
-        );
-    }
-    let closing = bank
-        .ledger()
-        .balances()
-        .map(|(account, currency, balance)| (account_of(account), (balance, currency)))
-        .collect();
-    let postings = bank
-        .ledger()
-        .postings()
-        .iter()
-        .enumerate()
-        .map(|(sequence, posting)| {
-            let transaction = bank.transactions().get(&posting.key);
-            let original = transaction.and_then(|t| t.request.original.clone());
-            let (effect, key, batch) = match &posting.kind {
-                PostingKind::Sale => (history::EffectType::Sale, Some(posting.key.clone()), None),
-                PostingKind::Refund | PostingKind::DeclinedRefundRemnant => {
-                    (history::EffectType::Refund, Some(posting.key.clone()), None)
-                }
-                PostingKind::Void => (history::EffectType::Void, Some(posting.key.clone()), None),
-                PostingKind::Reversal { .. } => {
-                    (history::EffectType::Reversal, Some(posting.key.clone()), None)
-                }
-                PostingKind::Settlement { terminal, batch }
-                | PostingKind::HeldSettlementPaid { terminal, batch } => (
-                    history::EffectType::Settlement,
-                    None,
-                    Some((terminal.clone(), *batch)),
-                ),
-            };
-            let settled = batch
-                .as_ref()
-                .and_then(|batch| bank.settlements().get(batch))
-                .map(|settled| settled.items.clone())
-                .unwrap_or_default();
-            history::Posting {
-                sequence: sequence as u64,
-                key,
-                effect,
-                original: if effect == history::EffectType::Settlement {
-                    None
-                } else {
-                    original
-                },
-                batch,
-                settled,
-                at_ms: transaction
-                    .filter(|_| {
-                        matches!(
-                            effect,
-                            history::EffectType::Sale
-                                | history::EffectType::Refund
-                                | history::EffectType::Void
-                        )
-                    })
-                    .map(|transaction| transaction.at.0),
-                entries: posting
-                    .entries
-                    .iter()
-                    .map(|(account, currency, minor)| history::Entry {
-                        account: account_of(account),
-                        minor: *minor,
-                        currency: *currency,
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    let held = bank
-        .settlements()
-        .iter()
-        .filter(|(_, settled)| settled.held)
-        .map(|(batch, settled)| history::HeldPayout {
-            batch: batch.clone(),
-            items: settled.items.clone(),
-        })
-        .collect();
-    history::Ledger {
-        bank: config.id.clone(),
-        opening,
-        closing,
-        postings,
-        held,
-    }
 }

@@ -108,7 +108,12 @@ impl Bank {
     /// Card checks shared by sale and balance: 14, 54, 57, 62.
     fn check_card(&self, now: Millis, pan: &Pan, expiry: Expiry) -> Result<&CardholderAccount, ResponseCode> {
         let card = self.state.cards.get(pan).ok_or(ResponseCode::InvalidCard)?;
-        if card.expiry != expiry || self.config.calendar.is_expired(card.expiry, now) {
+        if card.expiry != expiry
+            || self
+                .config
+                .calendar
+                .is_expired(card.expiry, now, &self.config.bugs)
+        {
             return Err(ResponseCode::ExpiredCard);
         }
         match card.state {
