@@ -264,10 +264,9 @@ fn reversal_ack(receiver: Party, sender: Party, stan: u32) -> AnswerSeen {
 fn setup() -> BankSetup {
     BankSetup {
         bank: BankId("bank-a".into()),
+        // 2026-11-22 09:00 (20,779 days after 1970-01-01).
         epoch: Epoch {
-            year: 2026,
-            month: 11,
-            day: 22,
+            days_since_1970: 20_779,
             second_of_day: 9 * 3600,
         },
         cards: vec![CardSetup {
@@ -709,21 +708,28 @@ fn daily_limits_reset_at_the_banks_local_midnight() {
 fn expiry_is_judged_on_the_banks_own_calendar() {
     // Valid through November 2026: a sale on 30 November passes, one on
     // 1 December breaks the rules.
-    let on = |year, month, day| {
+    // Days since 1970-01-01, from Python's datetime.date.
+    let on = |days_since_1970, second_of_day| {
         move |h: &mut History| {
             h.banks[0].cards[0].expiry = Expiry::from_wire("2611").unwrap();
             h.banks[0].epoch = Epoch {
-                year,
-                month,
-                day,
-                second_of_day: 9 * 3600,
+                days_since_1970,
+                second_of_day,
             };
         }
     };
-    assert!(mutated(on(2026, 11, 30)).is_empty());
-    assert_eq!(mutated(on(2026, 12, 1)), vec![Invariant::CardRules]);
-    assert_eq!(mutated(on(2027, 1, 1)), vec![Invariant::CardRules]);
-    // An epoch that is no real date cannot be judged, and says so.
-    let found = mutated(on(2026, 2, 30));
+    assert!(mutated(on(20_787, 9 * 3600)).is_empty(), "2026-11-30");
+    assert_eq!(
+        mutated(on(20_788, 9 * 3600)),
+        vec![Invariant::CardRules],
+        "2026-12-01"
+    );
+    assert_eq!(
+        mutated(on(20_819, 9 * 3600)),
+        vec![Invariant::CardRules],
+        "2027-01-01"
+    );
+    // An epoch with no real time of day cannot be judged, and says so.
+    let found = mutated(on(20_787, 86_400));
     assert_eq!(found, vec![Invariant::CardRules]);
 }

@@ -6,10 +6,10 @@
 //! mistake: a card is valid through the last day of its expiry month
 //! (DE14 YYMM, years 2000-2099), and daily limits reset at local midnight
 //! of the bank's clock. The bank's clock reads milliseconds since an
-//! [`Epoch`]: a civil date and a time of day. This module walks forward
-//! from that date a month at a time (after skipping whole 400-year
-//! Gregorian cycles, which repeat exactly), where the nodes convert day
-//! numbers with a closed formula.
+//! [`Epoch`]: a day count from 1970-01-01 and a time of day. This module
+//! walks forward from 1970-01-01 a month at a time (after skipping whole
+//! 400-year Gregorian cycles, which repeat exactly), where the nodes
+//! convert day numbers with a closed formula.
 
 use crate::history::Epoch;
 use crate::wire::types::Expiry;
@@ -46,6 +46,7 @@ fn days_in_month(year: i64, month: u8) -> u8 {
 
 impl Date {
     /// A valid date, or none.
+    #[cfg(test)]
     fn new(year: i64, month: u8, day: u8) -> Option<Date> {
         let valid = (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day);
         valid.then_some(Date { year, month, day })
@@ -98,11 +99,34 @@ pub(super) struct BankCalendar {
     epoch_ms_of_day: u64,
 }
 
+impl Date {
+    /// 1970-01-01, where day counts start.
+    const UNIX: Date = Date {
+        year: 1970,
+        month: 1,
+        day: 1,
+    };
+
+    /// The date `days` days after 1970-01-01 (before it when negative).
+    fn from_days_since_1970(days: i64) -> Date {
+        if days >= 0 {
+            return Date::UNIX.plus_days(days as u64);
+        }
+        // Start whole 400-year cycles earlier, then walk forward.
+        let cycles = days.unsigned_abs().div_ceil(CYCLE_DAYS);
+        let start = Date {
+            year: 1970 - 400 * cycles as i64,
+            ..Date::UNIX
+        };
+        start.plus_days((cycles * CYCLE_DAYS).saturating_add_signed(days))
+    }
+}
+
 impl BankCalendar {
     /// The calendar of a bank whose clock started at `epoch`, or none if
-    /// `epoch` is no real date and time of day.
+    /// its time of day is no time of day.
     pub(super) fn new(epoch: &Epoch) -> Option<BankCalendar> {
-        let epoch_date = Date::new(epoch.year, epoch.month, epoch.day)?;
+        let epoch_date = Date::from_days_since_1970(epoch.days_since_1970);
         let epoch_ms_of_day = u64::from(epoch.second_of_day) * 1000;
         (epoch_ms_of_day < DAY_MS).then_some(BankCalendar {
             epoch_date,
@@ -138,14 +162,24 @@ mod tests {
         Date::new(year, month, day).expect("a real date")
     }
 
+    /// Days since 1970-01-01 of dates the tests start from, from Python's
+    /// `datetime.date`.
+    fn days_since_1970(year: i64, month: u8, day: u8) -> i64 {
+        match (year, month, day) {
+            (2026, 11, 22) => 20_779,
+            (2026, 12, 31) => 20_818,
+            (2027, 2, 28) => 20_877,
+            (2028, 2, 29) => 21_243,
+            other => panic!("no anchor for {other:?}"),
+        }
+    }
+
     fn clock_from(year: i64, month: u8, day: u8, second_of_day: u32) -> BankCalendar {
         BankCalendar::new(&Epoch {
-            year,
-            month,
-            day,
+            days_since_1970: days_since_1970(year, month, day),
             second_of_day,
         })
-        .expect("a real epoch")
+        .expect("a real time of day")
     }
 
     fn expiry(yymm: &str) -> Expiry {
@@ -239,16 +273,29 @@ mod tests {
     }
 
     #[test]
-    fn an_impossible_epoch_is_refused() {
-        let epoch = |month, day, second_of_day| Epoch {
-            year: 2026,
-            month,
-            day,
+    fn day_counts_start_at_1970_both_ways() {
+        assert_eq!(Date::from_days_since_1970(0), date(1970, 1, 1));
+        assert_eq!(Date::from_days_since_1970(20_779), date(2026, 11, 22));
+        // From Python's datetime.date: 1969-12-31, 1900-03-01, 1600-02-29.
+        assert_eq!(Date::from_days_since_1970(-1), date(1969, 12, 31));
+        assert_eq!(Date::from_days_since_1970(-25_508), date(1900, 3, 1));
+        assert_eq!(Date::from_days_since_1970(-135_081), date(1600, 2, 29));
+        for days in (-200_000..200_000).step_by(997) {
+            assert_eq!(
+                Date::from_days_since_1970(days).plus_days(1),
+                Date::from_days_since_1970(days + 1),
+                "{days}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_impossible_time_of_day_is_refused() {
+        let epoch = |second_of_day| Epoch {
+            days_since_1970: 20_779,
             second_of_day,
         };
-        assert!(BankCalendar::new(&epoch(13, 1, 0)).is_none());
-        assert!(BankCalendar::new(&epoch(2, 29, 0)).is_none());
-        assert!(BankCalendar::new(&epoch(11, 22, 86_400)).is_none());
-        assert!(BankCalendar::new(&epoch(11, 22, 86_399)).is_some());
+        assert!(BankCalendar::new(&epoch(86_400)).is_none());
+        assert!(BankCalendar::new(&epoch(86_399)).is_some());
     }
 }

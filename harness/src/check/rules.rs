@@ -238,7 +238,7 @@ fn card_rules_of(history: &History, setup: &BankSetup, ledger: &Ledger) -> Vec<V
             invariant: Invariant::CardRules,
             keys: Vec::new(),
             message: format!(
-                "{}: its clock's epoch {:?} is no real date and time of day, so no rule can be judged",
+                "{}: its clock's epoch {:?} has no real time of day, so no rule can be judged",
                 ledger.bank, setup.epoch
             ),
             evidence: Vec::new(),

@@ -23,17 +23,15 @@ impl fmt::Display for BankId {
 }
 
 /// Where a bank's clock stands on the calendar when it reads 0 ms: the
-/// local civil date (proleptic Gregorian) and the seconds after midnight.
-/// Expiry and daily limits are judged on this calendar.
+/// local date as a count of days since 1970-01-01 (proleptic Gregorian),
+/// and the seconds after midnight. Plain numbers, as a bank configures
+/// them: whoever judges expiry and daily limits turns them into dates with
+/// its own calendar. Expiry and daily limits are judged on this clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Epoch {
-    /// Full year, e.g. 2026.
-    pub year: i64,
-    /// 1..=12.
-    pub month: u8,
-    /// 1..=31.
-    pub day: u8,
-    /// Seconds after local midnight, 0..86400.
+    /// Days from 1970-01-01 to the local date at 0 ms (negative before).
+    pub days_since_1970: i64,
+    /// Seconds after local midnight at 0 ms, 0..86400.
     pub second_of_day: u32,
 }
 
