@@ -268,6 +268,7 @@ fn setup() -> BankSetup {
         epoch: Epoch {
             days_since_1970: 20_779,
             second_of_day: 9 * 3600,
+            clock_reads_ms: 0,
         },
         cards: vec![CardSetup {
             pan: Pan::new("4111111111111111").unwrap(),
@@ -715,6 +716,7 @@ fn expiry_is_judged_on_the_banks_own_calendar() {
             h.banks[0].epoch = Epoch {
                 days_since_1970,
                 second_of_day,
+                clock_reads_ms: 0,
             };
         }
     };

@@ -90,15 +90,6 @@ impl Date {
     }
 }
 
-/// A bank's clock on the calendar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct BankCalendar {
-    /// The local date at 0 ms.
-    epoch_date: Date,
-    /// Milliseconds after local midnight at 0 ms.
-    epoch_ms_of_day: u64,
-}
-
 impl Date {
     /// 1970-01-01, where day counts start.
     const UNIX: Date = Date {
@@ -122,27 +113,39 @@ impl Date {
     }
 }
 
+/// A bank's clock on the calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct BankCalendar {
+    /// Days since 1970-01-01 of the local date at the start.
+    epoch_days: i64,
+    /// Milliseconds after local midnight at the start.
+    epoch_ms_of_day: i64,
+    /// What the bank's clock read at the start.
+    clock_reads_ms: i64,
+}
+
 impl BankCalendar {
     /// The calendar of a bank whose clock started at `epoch`, or none if
     /// its time of day is no time of day.
     pub(super) fn new(epoch: &Epoch) -> Option<BankCalendar> {
-        let epoch_date = Date::from_days_since_1970(epoch.days_since_1970);
-        let epoch_ms_of_day = u64::from(epoch.second_of_day) * 1000;
-        (epoch_ms_of_day < DAY_MS).then_some(BankCalendar {
-            epoch_date,
+        let epoch_ms_of_day = i64::from(epoch.second_of_day) * 1000;
+        (epoch_ms_of_day < DAY_MS as i64).then_some(BankCalendar {
+            epoch_days: epoch.days_since_1970,
             epoch_ms_of_day,
+            clock_reads_ms: i64::try_from(epoch.clock_reads_ms).ok()?,
         })
     }
 
-    /// The local day at `at_ms`, counted from the epoch's date (day 0): it
+    /// The local day at the clock reading `at_ms`, as days since 1970: it
     /// changes at every local midnight, which is when daily limits reset.
-    pub(super) fn day(&self, at_ms: u64) -> u64 {
-        (self.epoch_ms_of_day + at_ms) / DAY_MS
+    pub(super) fn day(&self, at_ms: u64) -> i64 {
+        let since_start_ms = i64::try_from(at_ms).unwrap_or(i64::MAX) - self.clock_reads_ms;
+        self.epoch_days + (self.epoch_ms_of_day + since_start_ms).div_euclid(DAY_MS as i64)
     }
 
-    /// The local date at `at_ms`.
+    /// The local date at the clock reading `at_ms`.
     pub(super) fn date(&self, at_ms: u64) -> Date {
-        self.epoch_date.plus_days(self.day(at_ms))
+        Date::from_days_since_1970(self.day(at_ms))
     }
 
     /// Whether a card expiring in `expiry` is expired at `at_ms`: it is
@@ -178,6 +181,7 @@ mod tests {
         BankCalendar::new(&Epoch {
             days_since_1970: days_since_1970(year, month, day),
             second_of_day,
+            clock_reads_ms: 0,
         })
         .expect("a real time of day")
     }
@@ -233,12 +237,12 @@ mod tests {
     #[test]
     fn the_day_changes_at_local_midnight() {
         let calendar = clock_from(2026, 11, 22, 9 * 3600);
-        assert_eq!(calendar.day(0), 0);
-        assert_eq!(calendar.day(15 * HOUR_MS - 1), 0);
-        assert_eq!(calendar.day(15 * HOUR_MS), 1);
+        assert_eq!(calendar.day(0), 20_779);
+        assert_eq!(calendar.day(15 * HOUR_MS - 1), 20_779);
+        assert_eq!(calendar.day(15 * HOUR_MS), 20_780);
         assert_eq!(calendar.date(15 * HOUR_MS), date(2026, 11, 23));
-        assert_eq!(calendar.day(39 * HOUR_MS - 1), 1);
-        assert_eq!(calendar.day(39 * HOUR_MS), 2);
+        assert_eq!(calendar.day(39 * HOUR_MS - 1), 20_780);
+        assert_eq!(calendar.day(39 * HOUR_MS), 20_781);
         let midnight = clock_from(2026, 12, 31, 0);
         assert_eq!(midnight.date(24 * HOUR_MS - 1), date(2026, 12, 31));
         assert_eq!(midnight.date(24 * HOUR_MS), date(2027, 1, 1));
@@ -290,10 +294,29 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_that_reads_more_at_the_start_shows_the_same_dates() {
+        // The simulation's clocks read a day at the start: the same 09:00
+        // on 2026-11-22 is then the reading 86,400,000.
+        let shifted = BankCalendar::new(&Epoch {
+            days_since_1970: 20_779,
+            second_of_day: 9 * 3600,
+            clock_reads_ms: 86_400_000,
+        })
+        .unwrap();
+        let plain = clock_from(2026, 11, 22, 9 * 3600);
+        for at_ms in [0, 15 * HOUR_MS - 1, 15 * HOUR_MS, 40 * HOUR_MS] {
+            assert_eq!(shifted.date(86_400_000 + at_ms), plain.date(at_ms), "{at_ms}");
+        }
+        // A clock set back below its start reading still has a date.
+        assert_eq!(shifted.date(86_400_000 - 10 * HOUR_MS), date(2026, 11, 21));
+    }
+
+    #[test]
     fn an_impossible_time_of_day_is_refused() {
         let epoch = |second_of_day| Epoch {
             days_since_1970: 20_779,
             second_of_day,
+            clock_reads_ms: 0,
         };
         assert!(BankCalendar::new(&epoch(86_400)).is_none());
         assert!(BankCalendar::new(&epoch(86_399)).is_some());

@@ -68,7 +68,7 @@ impl<'a> Rules<'a> {
             })
     }
 
-    fn day(&self, at_ms: u64) -> u64 {
+    fn day(&self, at_ms: u64) -> i64 {
         self.calendar.day(at_ms)
     }
 }
@@ -85,8 +85,8 @@ fn debited(posting: &Posting, wanted: fn(&Account) -> bool) -> Option<(&Account,
 /// What the bank tracks per day to apply its limits.
 #[derive(Default)]
 struct Usage<'a> {
-    sales: BTreeMap<(&'a Pan, u64), (u64, u32)>,
-    refunds: BTreeMap<(&'a MerchantId, u64), u64>,
+    sales: BTreeMap<(&'a Pan, i64), (u64, u32)>,
+    refunds: BTreeMap<(&'a MerchantId, i64), u64>,
     sale_at: BTreeMap<&'a TransactionKey, u64>,
 }
 

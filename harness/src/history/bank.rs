@@ -22,17 +22,19 @@ impl fmt::Display for BankId {
     }
 }
 
-/// Where a bank's clock stands on the calendar when it reads 0 ms: the
-/// local date as a count of days since 1970-01-01 (proleptic Gregorian),
-/// and the seconds after midnight. Plain numbers, as a bank configures
-/// them: whoever judges expiry and daily limits turns them into dates with
-/// its own calendar. Expiry and daily limits are judged on this clock.
+/// A bank's calendar: the local date and time at the run's start, as plain
+/// numbers (days since 1970-01-01 on the proleptic Gregorian calendar, and
+/// seconds after midnight), and what the bank's clock read then. Whoever
+/// judges expiry and daily limits turns them into dates with its own
+/// calendar; postings' times are readings of that clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Epoch {
-    /// Days from 1970-01-01 to the local date at 0 ms (negative before).
+    /// Days from 1970-01-01 to the local date at the start (negative before).
     pub days_since_1970: i64,
-    /// Seconds after local midnight at 0 ms, 0..86400.
+    /// Seconds after local midnight at the start, 0..86400.
     pub second_of_day: u32,
+    /// The bank's clock reading at the start, in milliseconds.
+    pub clock_reads_ms: u64,
 }
 
 /// State of a card account.

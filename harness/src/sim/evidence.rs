@@ -21,7 +21,7 @@ use crate::node::bank::{
 use crate::node::switch::Switch;
 use crate::node::terminal::{Terminal, TerminalCommand};
 use crate::node::{self, Calendar, Peer};
-use crate::plan::{Plan, WorkItem, SWITCH_HOST};
+use crate::plan::{Plan, WorkItem, LOCAL_CLOCK_ORIGIN_MS, SWITCH_HOST};
 
 /// The hosts of a run, as the world registered them.
 pub(super) struct Hosts<'a> {
@@ -137,21 +137,23 @@ fn setup_of(config: &BankConfig) -> history::BankSetup {
             .iter()
             .map(history::MerchantSetup::from)
             .collect(),
+        // On the bank's clock, which reads the origin at the run's start.
         maintenance: config
             .maintenance
             .iter()
-            .map(|(start, end)| (start.0, end.0))
+            .map(|(start, end)| (start.0 + LOCAL_CLOCK_ORIGIN_MS, end.0 + LOCAL_CLOCK_ORIGIN_MS))
             .collect(),
     }
 }
 
-/// The civil date and time of day a calendar shows at its clock's 0 ms.
-/// The bank's configured epoch as plain numbers: no conversion of the
-/// bank's own stands between its configuration and the checker.
+/// The bank's calendar as configured, in plain numbers, and what its clock
+/// reads at that moment: no node calendar code converts it on the way to
+/// the checker.
 fn epoch_of(calendar: &Calendar) -> history::Epoch {
     history::Epoch {
         days_since_1970: calendar.epoch_day,
         second_of_day: calendar.epoch_second,
+        clock_reads_ms: LOCAL_CLOCK_ORIGIN_MS,
     }
 }
 
@@ -489,17 +491,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_epoch_is_the_calendar_at_zero_even_after_a_shifted_origin() {
-        let calendar = Calendar::default();
-        let epoch = epoch_of(&calendar);
+    fn the_epoch_is_the_configured_calendar_in_plain_numbers() {
+        let epoch = epoch_of(&Calendar::default());
         // 2026-11-22 is 20,779 days after 1970-01-01 (Python's datetime).
         assert_eq!(epoch.days_since_1970, 20_779);
         assert_eq!(epoch.second_of_day, 9 * 3600);
-        // A clock that reads ten hours more shows 2026-11-22 09:00 at 10 h,
-        // so it read 23:00 the day before at 0 ms.
-        let shifted = epoch_of(&calendar.with_origin(10 * 3_600_000));
-        assert_eq!(shifted.days_since_1970, 20_778);
-        assert_eq!(shifted.second_of_day, 23 * 3600);
+        assert_eq!(epoch.clock_reads_ms, LOCAL_CLOCK_ORIGIN_MS);
     }
 
     #[test]

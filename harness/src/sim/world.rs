@@ -87,6 +87,9 @@ fn localized(plan: &Plan) -> Plan {
 
 /// Run a plan to the end: faults, heal, quiet period; then gather history.
 pub fn run(plan: &Plan, options: &SimOptions) -> Result<RunResult, SimError> {
+    // The evidence states the configuration as configured, not as the
+    // driver shifted it: no node calendar code between the two.
+    let configured = plan;
     let localized = localized(plan);
     let plan = &localized;
     let shared = Rc::new(Shared {
@@ -140,7 +143,7 @@ pub fn run(plan: &Plan, options: &SimOptions) -> Result<RunResult, SimError> {
     )?;
     runner.trace_phase("end");
     let simulated_ms = runner.now_ms();
-    let history = evidence::gather(plan, &shared, &hosts, ending, next_operation);
+    let history = evidence::gather(configured, &shared, &hosts, ending, next_operation);
     let trace = shared.trace.borrow().clone();
     let trace_hash = trace.hash();
     Ok(RunResult {
