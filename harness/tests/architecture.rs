@@ -54,33 +54,107 @@ fn source_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
-/// The top-level modules named by `crate::<module>` in `text`, outside
-/// comments.
-fn named_modules(text: &str) -> BTreeSet<String> {
-    let mut named = BTreeSet::new();
-    for line in text.lines() {
-        let code = line.split("//").next().unwrap_or("");
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            let after = &rest[at + "crate::".len()..];
-            let module: String = after
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !module.is_empty() {
-                named.insert(module);
+/// The code of `text` without comments (line comments and doc comments).
+fn code_of(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The first path segments after `prefix` at `rest`: one identifier, or
+/// each top-level entry of a `{...}` group (nested groups included).
+fn segments_after(rest: &str) -> Vec<String> {
+    let rest = rest.trim_start();
+    if let Some(group) = rest.strip_prefix('{') {
+        let mut depth = 1usize;
+        let mut entries = vec![String::new()];
+        for c in group.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 1 => break,
+                '}' => depth -= 1,
+                ',' if depth == 1 => entries.push(String::new()),
+                _ => entries.last_mut().expect("one entry at least").push(c),
             }
-            rest = after;
         }
+        return entries
+            .iter()
+            .flat_map(|entry| {
+                let entry = entry.trim();
+                let head: String = entry
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if head.is_empty() {
+                    segments_after(entry)
+                } else {
+                    vec![head]
+                }
+            })
+            .filter(|head| head != "self")
+            .collect();
+    }
+    let head: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if head.is_empty() {
+        Vec::new()
+    } else {
+        vec![head]
+    }
+}
+
+/// The top-level modules that `text`, the source of the module at
+/// `module_path` (e.g. `["check", "rules"]`), names: through `crate::`
+/// paths and through `super::` chains that climb to the crate root.
+fn named_modules(text: &str, module_path: &[String]) -> BTreeSet<String> {
+    let code = code_of(text);
+    let mut named = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        let after = &rest[at + "crate::".len()..];
+        named.extend(segments_after(after));
+        rest = after;
+    }
+    // `super::super::x` from `a::b` is `crate::x`: count the climb.
+    let bytes = code.as_bytes();
+    let mut index = 0;
+    while let Some(found) = code[index..].find("super::") {
+        let start = index + found;
+        let starts_word = start == 0
+            || !(bytes[start - 1].is_ascii_alphanumeric()
+                || bytes[start - 1] == b'_'
+                || bytes[start - 1] == b':');
+        let mut end = start;
+        let mut climbs = 0;
+        while code[end..].starts_with("super::") {
+            climbs += 1;
+            end += "super::".len();
+        }
+        if starts_word && climbs >= module_path.len() {
+            named.extend(segments_after(&code[end..]));
+        }
+        index = end;
     }
     named
 }
 
-/// The layer a source file belongs to: `src/<layer>.rs` or `src/<layer>/...`.
-fn layer_of(src: &Path, file: &Path) -> Option<String> {
+/// The module path of a source file: `src/check/rules.rs` is
+/// `["check", "rules"]`, `src/check/mod.rs` is `["check"]`.
+fn module_path_of(src: &Path, file: &Path) -> Option<Vec<String>> {
     let relative = file.strip_prefix(src).ok()?;
-    let first = relative.components().next()?.as_os_str().to_str()?;
-    Some(first.trim_end_matches(".rs").to_string())
+    let mut path: Vec<String> = relative
+        .components()
+        .map(|component| component.as_os_str().to_str().map(str::to_string))
+        .collect::<Option<_>>()?;
+    let last = path.pop()?;
+    let stem = last.trim_end_matches(".rs");
+    if stem != "mod" {
+        path.push(stem.to_string());
+    }
+    Some(path)
 }
 
 #[test]
@@ -92,7 +166,10 @@ fn every_layer_names_only_the_layers_below_it() {
     let mut checked = BTreeSet::new();
     let mut breaches = Vec::new();
     for file in &files {
-        let Some(layer) = layer_of(&src, file) else {
+        let Some(module_path) = module_path_of(&src, file) else {
+            continue;
+        };
+        let Some(layer) = module_path.first().cloned() else {
             continue;
         };
         if layer == "lib" || layer == "bin" {
@@ -107,7 +184,7 @@ fn every_layer_names_only_the_layers_below_it() {
         };
         checked.insert(layer.clone());
         let text = std::fs::read_to_string(file).unwrap();
-        for module in named_modules(&text) {
+        for module in named_modules(&text, &module_path) {
             if module != layer && !allowed.contains(&module.as_str()) {
                 breaches.push(format!("{}: `{layer}` names `crate::{module}`", file.display()));
             }
@@ -126,9 +203,24 @@ fn every_layer_names_only_the_layers_below_it() {
 }
 
 #[test]
-fn the_rule_reader_sees_paths_and_ignores_comments() {
+fn the_rule_reader_sees_paths_groups_and_climbs_and_ignores_comments() {
+    let path = |parts: &[&str]| parts.iter().map(|part| part.to_string()).collect::<Vec<_>>();
+    let read = |text: &str, at: &[&str]| named_modules(text, &path(at)).into_iter().collect::<Vec<_>>();
     let text =
         "use crate::node::Peer;\nlet x = crate::sim::run(plan); // crate::explore\n/// see crate::report\n";
-    let named: Vec<String> = named_modules(text).into_iter().collect();
-    assert_eq!(named, ["node", "sim"]);
+    assert_eq!(read(text, &["check", "rules"]), ["node", "sim"]);
+    let grouped = "use crate::{history::History, node::{Peer, Shown}, self};";
+    assert_eq!(read(grouped, &["check", "rules"]), ["history", "node"]);
+    // From check::rules, super::super is the crate root; from
+    // check::calendar::tests it is only check.
+    assert_eq!(
+        read("use super::super::node::Peer;", &["check", "rules"]),
+        ["node"]
+    );
+    assert_eq!(
+        read("use super::super::{sim, wire};", &["check", "rules"]),
+        ["sim", "wire"]
+    );
+    assert!(read("use super::super::Date;", &["check", "calendar", "tests"]).is_empty());
+    assert!(read("use super::Invariant;", &["check", "rules"]).is_empty());
 }
