@@ -282,7 +282,13 @@ fn a_shard_runs_its_share_of_the_seeds_which_the_progress_total_counts() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("\n3 seeds, 0 failed"), "{stdout}");
-    assert_eq!(payfault::explore::shard_len(10, "1/4".parse().unwrap()), 3);
+    // The total the progress bar counts to, as the binary asks for it.
+    let options = payfault::explore::ExploreOptions {
+        shard: "1/4".parse().unwrap(),
+        ..payfault::explore::ExploreOptions::seeds(0, 10)
+    };
+    assert_eq!(options.seeds_to_run(), Some(3));
+    assert_eq!(options.position_of(8), 3);
 }
 
 #[test]

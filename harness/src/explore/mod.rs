@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::check::{Invariant, Verdict};
 use crate::node::Bugs;
-use crate::run::{panic_text, run, RunError, RunOptions};
+use crate::run::{run_built, RunError, RunOptions};
 use crate::sim::trace::TraceHash;
 
 /// What one seed did.
@@ -49,8 +49,7 @@ impl SeedOutcome {
 
 /// Generate and run one seed, and check it.
 pub fn run_seed(seed: u64, bugs: &Bugs) -> Result<SeedOutcome, RunError> {
-    let plan = generate::generate(seed, bugs);
-    let result = run(&plan, &RunOptions::hashed(bugs))?;
+    let result = run_built(seed, || generate::generate(seed, bugs), &RunOptions::hashed(bugs))?;
     Ok(SeedOutcome {
         seed,
         verdict: result.verdict,
@@ -118,6 +117,30 @@ pub struct ExploreOptions {
 }
 
 impl ExploreOptions {
+    /// Seeds a run explores when given neither a count nor a time limit.
+    pub const DEFAULT_SEEDS: u64 = 100;
+
+    /// The seed count to run: `seeds` if given, else none with a time
+    /// limit (until it runs out), else [`ExploreOptions::DEFAULT_SEEDS`].
+    pub fn seed_count(seeds: Option<u64>, time_limit: Option<Duration>) -> Option<u64> {
+        seeds.or(if time_limit.is_some() {
+            None
+        } else {
+            Some(ExploreOptions::DEFAULT_SEEDS)
+        })
+    }
+
+    /// How many seeds this machine runs (its shard's share of the range),
+    /// when the range is bounded: the total a progress bar counts to.
+    pub fn seeds_to_run(&self) -> Option<u64> {
+        self.seeds.map(|seeds| shard_len(seeds, self.shard))
+    }
+
+    /// The 1-based position of `seed` among the seeds this shard runs.
+    pub fn position_of(&self, seed: u64) -> u64 {
+        seed.saturating_sub(self.start) / self.shard.count + 1
+    }
+
     /// `seeds` seeds from `start` on every core, no bug, no limit.
     pub fn seeds(start: u64, seeds: u64) -> ExploreOptions {
         ExploreOptions {
@@ -170,6 +193,9 @@ pub enum ExploreError {
         /// The first seed of the range.
         start: u64,
     },
+    /// No worker was asked for.
+    #[error("--jobs must be at least 1")]
+    NoWorkers,
     /// The worker threads could not start.
     #[error("cannot start {jobs} workers: {message}")]
     Workers {
@@ -197,7 +223,10 @@ pub fn explore(
     options: &ExploreOptions,
     mut report: impl FnMut(&SeedOutcome),
 ) -> Result<Summary, ExploreError> {
-    let jobs = options.jobs.max(1);
+    if options.jobs == 0 {
+        return Err(ExploreError::NoWorkers);
+    }
+    let jobs = options.jobs;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -206,7 +235,7 @@ pub fn explore(
             message: error.to_string(),
         })?;
     let began = Instant::now();
-    let total = options.seeds.map(|seeds| shard_len(seeds, options.shard));
+    let total = options.seeds_to_run();
     let window = (jobs * 4) as u64;
     let seed_at = |n: u64| {
         n.checked_mul(options.shard.count)
@@ -236,17 +265,11 @@ pub fn explore(
             let (sender, bugs, seed, index) =
                 (sender.clone(), options.bugs.clone(), seed_at(started)?, started);
             pool.spawn(move || {
-                // A panic in a node or the world becomes this seed's error
-                // (rayon would abort the process). The receiver outlives
+                // `run_seed` turns a panic while generating, running or
+                // checking into this seed's error. The receiver outlives
                 // every task unless an error ended the run early; then
                 // nobody needs the outcome.
-                let outcome = std::panic::catch_unwind(|| run_seed(seed, &bugs)).unwrap_or_else(|panic| {
-                    Err(RunError::Panicked {
-                        seed,
-                        message: panic_text(&*panic),
-                    })
-                });
-                let _ = sender.send((index, outcome));
+                let _ = sender.send((index, run_seed(seed, &bugs)));
             });
             started += 1;
         }

@@ -69,11 +69,6 @@ pub struct Run {
 }
 
 impl Run {
-    /// Whether every invariant holds and the run went quiet after healing.
-    pub fn passed(&self) -> bool {
-        self.verdict.passed() && self.ending == Ending::Quiescent
-    }
-
     /// The run as a report reads it.
     pub fn evidence(&self) -> Evidence<'_> {
         Evidence {
@@ -110,7 +105,7 @@ pub enum RunError {
 }
 
 /// The plan with `bugs` switched on in every node, on top of its own.
-pub fn with_bugs(plan: &Plan, bugs: &Bugs) -> Plan {
+fn with_bugs(plan: &Plan, bugs: &Bugs) -> Plan {
     let mut plan = plan.clone();
     if bugs.is_empty() {
         return plan;
@@ -127,7 +122,7 @@ pub fn with_bugs(plan: &Plan, bugs: &Bugs) -> Plan {
 }
 
 /// Every planted bug switched on in some node of `plan`, in catalogue order.
-pub fn bugs_of(plan: &Plan) -> Vec<Bug> {
+fn bugs_of(plan: &Plan) -> Vec<Bug> {
     let topology = &plan.topology;
     let mut all = topology.switch.bugs.clone();
     for terminal in &topology.terminals {
@@ -137,6 +132,16 @@ pub fn bugs_of(plan: &Plan) -> Vec<Bug> {
         all = all.union(&bank.bugs);
     }
     all.iter().collect()
+}
+
+/// Build a plan with `make` (a seed's generator, say) and run it: a panic
+/// while building counts as one while running, naming `seed`.
+pub fn run_built(seed: u64, make: impl FnOnce() -> Plan, options: &RunOptions) -> Result<Run, RunError> {
+    let plan = catch_unwind(AssertUnwindSafe(make)).map_err(|panic| RunError::Panicked {
+        seed,
+        message: format!("while building the plan: {}", panic_text(&*panic)),
+    })?;
+    run(&plan, options)
 }
 
 /// Run `plan` with `options` and check it.
@@ -170,10 +175,61 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<Run, RunError> {
 }
 
 /// The message of a caught panic.
-pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|text| text.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_building_a_plan_is_an_error_that_names_the_seed() {
+        let error = run_built(
+            7,
+            || panic!("the generator tripped"),
+            &RunOptions::hashed(&Bugs::none()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error,
+            RunError::Panicked {
+                seed: 7,
+                message: "while building the plan: the generator tripped".into()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "seed 7 panicked: while building the plan: the generator tripped"
+        );
+    }
+
+    #[test]
+    fn bugs_are_switched_on_in_every_node_on_top_of_the_plans_own() {
+        let mut plan = Plan::new(
+            1,
+            crate::plan::Topology::standard(),
+            Vec::new(),
+            Default::default(),
+            Default::default(),
+        );
+        plan.topology.switch.bugs = Bugs::of([Bug::SwitchNoDedupe]);
+        let with = with_bugs(&plan, &Bugs::of([Bug::MacNotVerified]));
+        assert_eq!(bugs_of(&with), [Bug::SwitchNoDedupe, Bug::MacNotVerified]);
+        assert!(with
+            .topology
+            .terminals
+            .iter()
+            .all(|t| t.bugs.has(Bug::MacNotVerified)));
+        assert!(with
+            .topology
+            .banks
+            .iter()
+            .all(|b| b.bugs.has(Bug::MacNotVerified)));
+        assert!(!with.topology.banks[0].bugs.has(Bug::SwitchNoDedupe));
+    }
 }

@@ -27,9 +27,8 @@ pub fn scenario(scenario: &Scenario, options: &ScenarioOptions) -> Result<Scenar
     if let Some(seed) = options.seed {
         plan.seed = seed;
     }
-    let mut bugs: Vec<Bug> = scenario.bugs.clone();
-    bugs.extend(options.bugs.iter().copied());
-    let result = run(&plan, &RunOptions::reported(&bugs))?;
+    // The file's own bugs are on in the plan's nodes already.
+    let result = run(&plan, &RunOptions::reported(&options.bugs))?;
     let expectations = judge(scenario, &result.history);
     let mut replay = format!("payfault run {} --seed {}", scenario.file, plan.seed);
     for bug in &options.bugs {

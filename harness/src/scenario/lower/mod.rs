@@ -43,7 +43,8 @@ pub struct Scenario {
     pub incident: char,
     /// What it replays.
     pub description: String,
-    /// Planted bugs the file switches on.
+    /// Planted bugs the file switches on (already on in every node of
+    /// [`Scenario::plan`]; kept here to write and name them).
     pub bugs: Vec<Bug>,
     /// The run (seed from the file or [`DEFAULT_SEED`]).
     pub plan: Plan,

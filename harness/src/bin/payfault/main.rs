@@ -8,6 +8,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use payfault::node::Bug;
 use payfault::{report, scenario, wire};
+use progress::Progress;
+
+mod progress;
 
 /// Deterministic fault-injection harness for card payments.
 ///
@@ -391,16 +394,13 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
     let bugs = Bug::unique(&args.bugs);
     let options = ExploreOptions {
         start: args.start,
-        seeds: args.seeds.or(if args.time.is_some() { None } else { Some(100) }),
+        seeds: ExploreOptions::seed_count(args.seeds, args.time),
         time_limit: args.time,
         jobs: args.jobs.unwrap_or_else(explore::default_jobs),
         shard: args.shard.unwrap_or(Shard::ALL),
         bugs: payfault::node::Bugs::of(bugs.iter().copied()),
         stop_at_first_failure: args.first_failure,
     };
-    if options.jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
     let shard_text = args
         .shard
         .map(|shard| format!(", shard {}/{}", shard.index + 1, shard.count))
@@ -420,11 +420,7 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
             format!(", with{bug_text}")
         },
     );
-    let progress = Progress::new(
-        options
-            .seeds
-            .map(|seeds| explore::shard_len(seeds, options.shard)),
-    );
+    let progress = Progress::new(options.seeds_to_run());
     let summary = explore::explore(&options, |outcome| {
         progress.seed(outcome.verdict.passed());
         if let Some(invariant) = outcome.first_violation() {
@@ -463,7 +459,7 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
         println!(
             "first failure: seed {} after {} seeds",
             first.seed,
-            (first.seed - options.start) / options.shard.count + 1
+            options.position_of(first.seed)
         );
     }
     let out = args.out.clone().unwrap_or_else(|| found::default_out_dir(&bugs));
@@ -496,77 +492,6 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Seeds done, seeds per second and failures: a bar on a terminal, a plain
-/// line every ten seconds otherwise.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    began: std::time::Instant,
-    state: std::cell::Cell<(u64, u64, u64)>,
-}
-
-impl Progress {
-    fn new(total: Option<u64>) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = match total {
-                Some(total) => indicatif::ProgressBar::new(total),
-                None => indicatif::ProgressBar::no_length(),
-            };
-            let template = if total.is_some() {
-                "{elapsed_precise} [{bar:30}] {pos}/{len} seeds, {per_sec}, {msg}"
-            } else {
-                "{elapsed_precise} {pos} seeds, {per_sec}, {msg}"
-            };
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(template)
-                    .expect("a valid template")
-                    .progress_chars("=> "),
-            );
-            bar.set_message("0 failed");
-            bar
-        });
-        Progress {
-            bar,
-            began: std::time::Instant::now(),
-            state: std::cell::Cell::new((0, 0, 0)),
-        }
-    }
-
-    fn seed(&self, passed: bool) {
-        let (done, failed, last_line_s) = self.state.get();
-        let (done, failed) = (done + 1, failed + u64::from(!passed));
-        let elapsed_s = self.began.elapsed().as_secs();
-        let mut line_s = last_line_s;
-        match &self.bar {
-            Some(bar) => {
-                bar.inc(1);
-                bar.set_message(format!("{failed} failed"));
-            }
-            None if elapsed_s >= last_line_s + 10 => {
-                line_s = elapsed_s;
-                eprintln!(
-                    "{done} seeds, {failed} failed, {:.1} seeds/s",
-                    done as f64 / self.began.elapsed().as_secs_f64().max(1e-9)
-                );
-            }
-            None => {}
-        }
-        self.state.set((done, failed, line_s));
-    }
-
-    fn println(&self, line: String) {
-        match &self.bar {
-            Some(bar) => bar.println(line),
-            None => println!("{line}"),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 fn mutants(args: &MutantsArgs) -> Result<ExitCode> {
@@ -689,7 +614,7 @@ fn replay(
     if let Some(path) = scenario_out {
         let header = Header {
             name: name.clone(),
-            incident: 'C',
+            incident: payfault::explore::found::SEED_INCIDENT,
             description: report.description.clone(),
             bugs: bugs.clone(),
         };
