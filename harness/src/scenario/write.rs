@@ -226,11 +226,6 @@ fn merchant_entry(merchant: &MerchantAccount, built_in: Option<&MerchantAccount>
     }
 }
 
-/// The id a written file gives an operation: its name in reports.
-pub fn operation_name(operation: OperationId) -> String {
-    format!("op{}", operation.0)
-}
-
 fn operations(plan: &Plan) -> Result<Vec<OperationFile>, String> {
     let default_terminal = plan.topology.terminals.first().map(|t| t.terminal.clone());
     let cards = &plan.topology.banks[0].cardholders;
@@ -251,7 +246,7 @@ fn operations(plan: &Plan) -> Result<Vec<OperationFile>, String> {
                     fields.push((OperationKey::Terminal, text(terminal.as_str())));
                 }
                 let kind = terminal_fields(command, cards, &mut fields);
-                (kind, Some(text(operation_name(operation))))
+                (kind, Some(text(operation.to_string())))
             }
             WorkItem::Bank { bank, command } => {
                 let kind = bank_fields(command, &mut fields)?;
@@ -315,12 +310,12 @@ fn terminal_fields(
             OperationKind::Sale
         }
         TerminalCommand::Refund { original, amount, .. } => {
-            fields.push((OperationKey::Of, text(operation_name(*original))));
+            fields.push((OperationKey::Of, text(original.to_string())));
             fields.push((OperationKey::Amount, text(amount.to_string())));
             OperationKind::Refund
         }
         TerminalCommand::Void { original, .. } => {
-            fields.push((OperationKey::Of, text(operation_name(*original))));
+            fields.push((OperationKey::Of, text(original.to_string())));
             OperationKind::Void
         }
         TerminalCommand::Balance { card, currency, .. } => {
