@@ -37,6 +37,7 @@ const FIRST_TRIES: &[(Bug, &str)] = &[
     (Bug::DeclinePartialPosting, "b/refund-merchant-short.toml"),
     (Bug::MacNotVerified, "d/corrupted-amount-digit.toml"),
     (Bug::BankExpiryOffByOneMonth, "d/expired-last-month.toml"),
+    (Bug::RefundAfterVoid, "a/refund-after-void.toml"),
 ];
 
 fn scenario_root() -> PathBuf {

@@ -52,11 +52,14 @@ pub enum Bug {
     /// The bank's calendar counts a card as valid through the month after
     /// its expiry month.
     BankExpiryOffByOneMonth,
+    /// The bank refunds a voided sale: its refund check looks only at the
+    /// refundable remainder, which a void does not change.
+    RefundAfterVoid,
 }
 
 impl Bug {
     /// Every bug, in catalogue order.
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 17] = [
         Bug::SwitchNoDedupe,
         Bug::BankNotIdempotent,
         Bug::BankReplyBeforeSync,
@@ -73,6 +76,7 @@ impl Bug {
         Bug::DeclinePartialPosting,
         Bug::MacNotVerified,
         Bug::BankExpiryOffByOneMonth,
+        Bug::RefundAfterVoid,
     ];
 
     /// The name used on the command line and in scenario files.
@@ -94,13 +98,14 @@ impl Bug {
             Bug::DeclinePartialPosting => "decline-partial-posting",
             Bug::MacNotVerified => "mac-not-verified",
             Bug::BankExpiryOffByOneMonth => "bank-expiry-off-by-one-month",
+            Bug::RefundAfterVoid => "refund-after-void",
         }
     }
 
     /// The incident class of `INCIDENTS.md` this bug causes.
     pub fn incident(self) -> char {
         match self {
-            Bug::RefundBoundUnchecked | Bug::RefundBoundRace => 'A',
+            Bug::RefundBoundUnchecked | Bug::RefundBoundRace | Bug::RefundAfterVoid => 'A',
             Bug::BankNotIdempotent | Bug::BankReplyBeforeSync => 'A',
             Bug::TerminalJournalAfterSend | Bug::DeclinePartialPosting => 'B',
             Bug::SwitchNoDedupe | Bug::TerminalTimeoutAsDecline | Bug::ReversalEveryCopy => 'C',
@@ -157,6 +162,7 @@ impl Bug {
             Bug::BankExpiryOffByOneMonth => {
                 "bank's calendar accepts a card in the month after its expiry: an expired card is charged"
             }
+            Bug::RefundAfterVoid => "bank refunds a voided sale: the cardholder gets the sale back twice",
         }
     }
 }

@@ -194,6 +194,11 @@ impl Bank {
         request: &FinancialRequest,
     ) -> Result<(&Transaction, &MerchantAccount), ResponseCode> {
         let sale = self.original_sale(request)?;
+        if sale.voided && !self.config.bugs.has(Bug::RefundAfterVoid) {
+            // A voided sale gave everything back already: a refund of it
+            // would pay the cardholder twice (found by `sale-bound`).
+            return Err(ResponseCode::InvalidTransaction);
+        }
         let merchant = self.state.merchants.get(&request.merchant);
         let window_ms = merchant.and_then(|merchant| merchant.refund_window_ms);
         if window_ms.is_some_and(|window_ms| now.since(sale.at) > window_ms) {
