@@ -40,9 +40,7 @@ fn posting(effect: EffectType, stan: Option<u32>, legs: &[(Account, i64)]) -> Po
         sequence: 0,
         key: stan.map(key),
         effect,
-        original: None,
         batch: None,
-        settled: Vec::new(),
         at_ms: None,
         entries: legs
             .iter()
@@ -92,6 +90,79 @@ fn answer(receiver: Party, sender: Party, stan: u32, response: ResponseCode) -> 
     }
 }
 
+/// A financial request as bank-a received it from the switch, at 1,000 ms
+/// on both clocks.
+fn asked(stan: u32, processing: ProcessingCode, minor: u64, original: Option<u32>) -> RequestSeen {
+    RequestSeen {
+        at_ms: 1_000,
+        clock_ms: 1_000,
+        receiver: bank_party(),
+        sender: Party::Switch,
+        mti: 200,
+        key: key(stan),
+        asked: Asked::Financial {
+            processing,
+            pan: Pan::new("4111111111111111").unwrap(),
+            expiry: Expiry::from_wire("2812").unwrap(),
+            amount: eur(minor),
+            merchant: MerchantId::new("MERCHANT0000001").unwrap(),
+            batch: BatchNumber::new(1).unwrap(),
+            original: original.map(key),
+        },
+    }
+}
+
+/// The reversal advice of `stan` as bank-a received it.
+fn reversal_asked(stan: u32, minor: u64) -> RequestSeen {
+    RequestSeen {
+        mti: 420,
+        asked: Asked::Reversal {
+            processing: ProcessingCode::Sale,
+            amount: eur(minor),
+            reason: ResponseCode::ResponseTooLate,
+        },
+        ..asked(stan, ProcessingCode::Sale, minor, None)
+    }
+}
+
+/// The switch's settlement of batch 1 (key STAN 9) as bank-a received it.
+fn settlement_asked(credits: (u64, u64), debits: (u64, u64)) -> RequestSeen {
+    RequestSeen {
+        mti: 500,
+        asked: Asked::Close {
+            merchant: MerchantId::new("MERCHANT0000001").unwrap(),
+            batch: BatchNumber::new(1).unwrap(),
+            currency: Currency::EUR,
+            credits,
+            debits,
+        },
+        ..asked(9, ProcessingCode::Sale, 1, None)
+    }
+}
+
+/// The card's expiry as its bank opened it and as every request carried it
+/// (DE14).
+fn set_expiry(history: &mut History, wire: &str) {
+    let expiry = Expiry::from_wire(wire).unwrap();
+    history.banks[0].cards[0].expiry = expiry;
+    for request in &mut history.requests {
+        if let Asked::Financial { expiry: asked, .. } = &mut request.asked {
+            *asked = expiry;
+        }
+    }
+}
+
+/// When the bank decided `stan`: its posting's time and its request's
+/// arrival on the bank's clock.
+fn decided_at(history: &mut History, stan: u32, at_ms: u64) {
+    for posting in postings(history).iter_mut().filter(|p| p.key == Some(key(stan))) {
+        posting.at_ms = Some(at_ms);
+    }
+    for request in history.requests.iter_mut().filter(|r| r.key == key(stan)) {
+        request.clock_ms = at_ms;
+    }
+}
+
 fn operation(id: u32, request: Request) -> Operation {
     Operation {
         id: OperationId(id),
@@ -122,15 +193,13 @@ fn settle_books(history: &mut History) {
 /// sale whose answer was lost and that was reversed, and a batch close.
 fn clean() -> History {
     let pan = Pan::new("4111111111111111").unwrap();
-    let mut refund = posting(EffectType::Refund, Some(2), &[(merchant(), -300), (card(), 300)]);
-    refund.original = Some(key(1));
+    let refund = posting(EffectType::Refund, Some(2), &[(merchant(), -300), (card(), 300)]);
     let mut settlement = posting(
         EffectType::Settlement,
         None,
         &[(clearing(), -1000), (merchant(), 1000)],
     );
     settlement.batch = Some((terminal(), BatchNumber::new(1).unwrap()));
-    settlement.settled = vec![key(1)];
     let opening = BTreeMap::from([
         (card(), (10_000, Currency::EUR)),
         (merchant(), (5_000, Currency::EUR)),
@@ -175,7 +244,7 @@ fn clean() -> History {
                 3,
                 Request::Sale {
                     pan: pan.clone(),
-                    amount: eur(500),
+                    amount: eur(50_000),
                 },
             ),
             operation(
@@ -194,7 +263,7 @@ fn clean() -> History {
                 3,
                 3,
                 ProcessingCode::Sale,
-                500,
+                50_000,
                 Outcome::Declined {
                     code: ResponseCode::InsufficientFunds,
                 },
@@ -225,10 +294,22 @@ fn clean() -> History {
         answers: vec![
             answer(Party::Switch, bank.clone(), 1, ResponseCode::Approved),
             answer(term.clone(), Party::Switch, 1, ResponseCode::Approved),
+            AnswerSeen {
+                processing: Some(ProcessingCode::Refund),
+                ..answer(Party::Switch, bank.clone(), 2, ResponseCode::Approved)
+            },
             answer(term.clone(), Party::Switch, 1, ResponseCode::Approved),
             answer(Party::Switch, bank.clone(), 3, ResponseCode::InsufficientFunds),
             answer(term, Party::Switch, 3, ResponseCode::InsufficientFunds),
             answer(Party::Switch, bank, 4, ResponseCode::Approved),
+        ],
+        requests: vec![
+            asked(1, ProcessingCode::Sale, 1000, None),
+            asked(2, ProcessingCode::Refund, 300, Some(1)),
+            asked(3, ProcessingCode::Sale, 50_000, None),
+            asked(4, ProcessingCode::Sale, 200, None),
+            reversal_asked(4, 200),
+            settlement_asked((1, 300), (1, 1000)),
         ],
         open_work: Vec::new(),
         quiescent: true,
@@ -237,8 +318,17 @@ fn clean() -> History {
         closes_after_healing: Vec::new(),
     };
     history.answers.push(reversal_ack(Party::Switch, bank_party(), 4));
+    history.answers.push(AnswerSeen {
+        mti: 510,
+        processing: None,
+        approval: None,
+        ..answer(Party::Switch, bank_party(), 9, ResponseCode::Approved)
+    });
     for posting in &mut history.ledgers[0].postings {
-        if matches!(posting.effect, EffectType::Sale | EffectType::Refund) {
+        if matches!(
+            posting.effect,
+            EffectType::Sale | EffectType::Refund | EffectType::Void
+        ) {
             posting.at_ms = Some(1_000);
         }
     }
@@ -326,7 +416,14 @@ fn the_clean_history_passes_every_invariant() {
 #[test]
 fn an_unbalanced_posting_breaks_double_entry_and_so_conservation() {
     let found = mutated(|h| postings(h)[0].entries[1].minor = 900);
-    assert_eq!(found, vec![Invariant::DoubleEntry, Invariant::Conservation]);
+    assert_eq!(
+        found,
+        vec![
+            Invariant::DoubleEntry,
+            Invariant::Conservation,
+            Invariant::SettlementExact
+        ]
+    );
 }
 
 #[test]
@@ -342,7 +439,7 @@ fn a_batch_settled_twice_breaks_at_most_once() {
         let again = postings(h)[4].clone();
         postings(h).push(again);
     });
-    assert_eq!(found, vec![Invariant::AtMostOnce]);
+    assert_eq!(found, vec![Invariant::AtMostOnce, Invariant::SettlementExact]);
 }
 
 #[test]
@@ -410,7 +507,11 @@ fn a_reversal_without_an_original_or_of_the_wrong_amount_breaks_reversal_soundne
     // transaction explains.
     assert_eq!(
         found,
-        vec![Invariant::ReversalSoundness, Invariant::ExplainedMoney]
+        vec![
+            Invariant::ReversalSoundness,
+            Invariant::SettlementExact,
+            Invariant::ExplainedMoney
+        ]
     );
     let found = mutated(|h| {
         postings(h)[3].entries = posting(
@@ -426,12 +527,12 @@ fn a_reversal_without_an_original_or_of_the_wrong_amount_breaks_reversal_soundne
 #[test]
 fn refunds_over_the_sale_or_in_another_currency_break_refund_bound() {
     let found = mutated(|h| {
-        let mut refund = posting(EffectType::Refund, Some(7), &[(merchant(), -800), (card(), 800)]);
-        refund.original = Some(key(1));
+        let refund = posting(EffectType::Refund, Some(7), &[(merchant(), -800), (card(), 800)]);
         postings(h).push(refund);
+        h.requests.push(asked(7, ProcessingCode::Refund, 800, Some(1)));
         h.shown.push(shown(7, 7, ProcessingCode::Refund, 800, approved()));
     });
-    assert_eq!(found, vec![Invariant::RefundBound]);
+    assert_eq!(found, vec![Invariant::RefundBound, Invariant::SaleBound]);
     let found = mutated(|h| {
         for entry in &mut postings(h)[1].entries {
             entry.currency = Currency::JPY;
@@ -447,16 +548,23 @@ fn refunds_over_the_sale_or_in_another_currency_break_refund_bound() {
 #[test]
 fn a_void_after_settlement_or_partial_breaks_the_void_rule() {
     let found = mutated(|h| {
-        let mut void = posting(EffectType::Void, Some(8), &[(card(), 1000), (clearing(), -1000)]);
-        void.original = Some(key(1));
+        let void = posting(EffectType::Void, Some(8), &[(card(), 1000), (clearing(), -1000)]);
         postings(h).push(void);
+        h.requests.push(asked(8, ProcessingCode::Void, 1000, Some(1)));
         h.shown.push(shown(8, 8, ProcessingCode::Void, 1000, approved()));
     });
-    assert_eq!(found, vec![Invariant::VoidRule]);
+    assert_eq!(
+        found,
+        vec![
+            Invariant::SaleBound,
+            Invariant::VoidRule,
+            Invariant::SettlementExact
+        ]
+    );
     let found = mutated(|h| {
-        let mut void = posting(EffectType::Void, Some(8), &[(card(), 400), (clearing(), -400)]);
-        void.original = Some(key(4));
+        let void = posting(EffectType::Void, Some(8), &[(card(), 400), (clearing(), -400)]);
         postings(h).push(void);
+        h.requests.push(asked(8, ProcessingCode::Void, 400, Some(4)));
     });
     assert!(found.contains(&Invariant::VoidRule), "{found:?}");
 }
@@ -471,16 +579,30 @@ fn what_the_terminal_showed_must_match_the_ledger() {
     let found = mutated(|h| {
         postings(h).remove(3);
     });
-    assert_eq!(found, vec![Invariant::CustomerView, Invariant::DurableAck]);
+    assert_eq!(
+        found,
+        vec![
+            Invariant::SettlementExact,
+            Invariant::CustomerView,
+            Invariant::DurableAck
+        ]
+    );
     // Approved sale in a closed batch, never paid out.
-    let found = mutated(|h| postings(h)[4].settled.clear());
+    let found = mutated(|h| {
+        postings(h).remove(4);
+        h.answers.retain(|a| a.mti != 510);
+    });
     assert_eq!(found, vec![Invariant::CustomerView]);
+    // ...and a settlement the bank acknowledged that paid nothing.
+    let found = mutated(|h| {
+        postings(h).remove(4);
+    });
+    assert_eq!(found, vec![Invariant::SettlementExact, Invariant::CustomerView]);
     // ...unless the payout is held for a frozen merchant.
     let found = mutated(|h| {
         let settlement = postings(h).remove(4);
         h.ledgers[0].held.push(HeldPayout {
             batch: settlement.batch.unwrap(),
-            items: settlement.settled,
         });
     });
     assert!(found.is_empty(), "{found:?}");
@@ -543,7 +665,7 @@ fn money_moved_for_a_key_no_terminal_showed_breaks_explained_money() {
             &[(card(), -50), (clearing(), 50)],
         ))
     });
-    assert_eq!(found, vec![Invariant::ExplainedMoney]);
+    assert_eq!(found, vec![Invariant::SettlementExact, Invariant::ExplainedMoney]);
 }
 
 #[test]
@@ -590,39 +712,42 @@ fn an_approval_against_the_card_or_merchant_rules_of_its_moment_breaks_card_rule
     };
     // The card was frozen before the sale: the approval breaks the rules.
     let found = mutated(|h| h.commands.push(command(0, frozen())));
-    assert_eq!(found, vec![Invariant::CardRules]);
+    assert_eq!(found, vec![Invariant::CardRules, Invariant::Availability]);
     // Frozen only after the sales: they stood within the rules.
     let found = mutated(|h| h.commands.push(command(5, frozen())));
     assert!(found.is_empty(), "{found:?}");
     // Expired, over the per-transaction limit, over the daily count.
     for change in [
-        (|card: &mut CardSetup| card.expiry = Expiry::from_wire("2410").unwrap()) as fn(&mut _),
-        |card| card.transaction_limit = Some(Amount::new(500).unwrap()),
-        |card| card.daily_count_limit = Some(1),
-        |card| card.daily_limit = Some(Amount::new(1_100).unwrap()),
+        (|h: &mut History| set_expiry(h, "2410")) as fn(&mut History),
+        |h| h.banks[0].cards[0].transaction_limit = Some(Amount::new(500).unwrap()),
+        |h| h.banks[0].cards[0].daily_count_limit = Some(1),
+        |h| h.banks[0].cards[0].daily_limit = Some(Amount::new(1_100).unwrap()),
     ] {
-        let found = mutated(|h| change(&mut h.banks[0].cards[0]));
-        assert_eq!(found, vec![Invariant::CardRules]);
+        let found = mutated(change);
+        assert_eq!(found, vec![Invariant::CardRules, Invariant::Availability]);
     }
     // A sale approved on a card whose expiry month ended the month before.
-    let found = mutated(|h| h.banks[0].cards[0].expiry = Expiry::from_wire("2610").unwrap());
-    assert_eq!(found, vec![Invariant::CardRules]);
-    let found = mutated(|h| h.banks[0].cards[0].expiry = Expiry::from_wire("2611").unwrap());
+    let found = mutated(|h| set_expiry(h, "2610"));
+    assert_eq!(found, vec![Invariant::CardRules, Invariant::Availability]);
+    let found = mutated(|h| set_expiry(h, "2611"));
     assert!(found.is_empty(), "valid through its month: {found:?}");
+    // The bank's card expires another month than the card presented (DE14).
+    let found = mutated(|h| h.banks[0].cards[0].expiry = Expiry::from_wire("2811").unwrap());
+    assert_eq!(found, vec![Invariant::Availability]);
     // A sale approved on a balance that did not cover it.
     let found = mutated(|h| {
         h.ledgers[0].opening.insert(card(), (900, Currency::EUR));
         h.banks[0].cards[0].balance = Amount::new(900).unwrap();
     });
-    assert_eq!(found, vec![Invariant::CardRules]);
+    assert_eq!(found, vec![Invariant::CardRules, Invariant::Availability]);
     // Approved during a maintenance window, or by command.
     let found = mutated(|h| h.banks[0].maintenance.push((900, 1_100)));
-    assert_eq!(found, vec![Invariant::CardRules]);
+    assert_eq!(found, vec![Invariant::CardRules, Invariant::Availability]);
     let found = mutated(|h| {
         h.commands.push(command(0, OperatorAction::BeginMaintenance));
         h.commands.push(command(1, OperatorAction::EndMaintenance));
     });
-    assert_eq!(found, vec![Invariant::CardRules]);
+    assert_eq!(found, vec![Invariant::CardRules, Invariant::Availability]);
     // A refund for a frozen merchant, or over its cap.
     let found = mutated(|h| {
         h.commands.push(command(
@@ -633,9 +758,9 @@ fn an_approval_against_the_card_or_merchant_rules_of_its_moment_breaks_card_rule
             },
         ))
     });
-    assert_eq!(found, vec![Invariant::CardRules]);
+    assert_eq!(found, vec![Invariant::CardRules, Invariant::Availability]);
     let found = mutated(|h| h.banks[0].merchants[0].refund_cap = Some(Amount::new(100).unwrap()));
-    assert_eq!(found, vec![Invariant::CardRules]);
+    assert_eq!(found, vec![Invariant::CardRules, Invariant::Availability]);
 }
 
 #[test]
@@ -687,12 +812,12 @@ fn daily_limits_reset_at_the_banks_local_midnight() {
     let second_sale_at = |at_ms: u64| {
         move |h: &mut History| {
             h.banks[0].cards[0].daily_count_limit = Some(1);
-            postings(h)[2].at_ms = Some(at_ms);
+            decided_at(h, 4, at_ms);
         }
     };
     assert_eq!(
         mutated(second_sale_at(midnight_ms - 1)),
-        vec![Invariant::CardRules]
+        vec![Invariant::CardRules, Invariant::Availability]
     );
     let found = mutated(second_sale_at(midnight_ms));
     assert!(found.is_empty(), "a new day, a new count: {found:?}");
@@ -702,7 +827,7 @@ fn daily_limits_reset_at_the_banks_local_midnight() {
         second_sale_at(midnight_ms)(h);
         h.banks[0].epoch.second_of_day = 8 * 3600;
     });
-    assert_eq!(found, vec![Invariant::CardRules]);
+    assert_eq!(found, vec![Invariant::CardRules, Invariant::Availability]);
 }
 
 #[test]
@@ -712,7 +837,7 @@ fn expiry_is_judged_on_the_banks_own_calendar() {
     // Days since 1970-01-01, from Python's datetime.date.
     let on = |days_since_1970, second_of_day| {
         move |h: &mut History| {
-            h.banks[0].cards[0].expiry = Expiry::from_wire("2611").unwrap();
+            set_expiry(h, "2611");
             h.banks[0].epoch = Epoch {
                 days_since_1970,
                 second_of_day,
@@ -723,15 +848,144 @@ fn expiry_is_judged_on_the_banks_own_calendar() {
     assert!(mutated(on(20_787, 9 * 3600)).is_empty(), "2026-11-30");
     assert_eq!(
         mutated(on(20_788, 9 * 3600)),
-        vec![Invariant::CardRules],
+        vec![Invariant::CardRules, Invariant::Availability],
         "2026-12-01"
     );
     assert_eq!(
         mutated(on(20_819, 9 * 3600)),
-        vec![Invariant::CardRules],
+        vec![Invariant::CardRules, Invariant::Availability],
         "2027-01-01"
     );
     // An epoch with no real time of day cannot be judged, and says so.
     let found = mutated(on(20_787, 86_400));
     assert_eq!(found, vec![Invariant::CardRules]);
+}
+
+#[test]
+fn giving_back_more_than_the_sale_breaks_sale_bound() {
+    // A void of a sale that was already partly refunded: 300 + 1000 back.
+    let found = mutated(|h| {
+        postings(h).insert(
+            2,
+            posting(EffectType::Void, Some(8), &[(card(), 1000), (clearing(), -1000)]),
+        );
+        h.requests
+            .insert(2, asked(8, ProcessingCode::Void, 1000, Some(1)));
+    });
+    assert!(found.contains(&Invariant::SaleBound), "{found:?}");
+    // Refunds within the sale, and the sale's reversal giving back only
+    // what was left of it: 300 + 700 = 1000, within the bound.
+    let found = mutated(|h| {
+        postings(h).insert(
+            4,
+            posting(
+                EffectType::Reversal,
+                Some(1),
+                &[(card(), 700), (merchant(), -700)],
+            ),
+        );
+        h.requests.insert(4, reversal_asked(1, 1000));
+    });
+    assert!(!found.contains(&Invariant::SaleBound), "{found:?}");
+}
+
+#[test]
+fn a_settlement_that_pays_other_than_the_live_sales_breaks_settlement_exact() {
+    // Paid the refund back on top of the sale.
+    let found = mutated(|h| {
+        postings(h)[4].entries[0].minor = -1300;
+        postings(h)[4].entries[1].minor = 1300;
+    });
+    assert!(found.contains(&Invariant::SettlementExact), "{found:?}");
+    // Paid the reversed sale too.
+    let found = mutated(|h| {
+        postings(h)[4].entries[0].minor = -1200;
+        postings(h)[4].entries[1].minor = 1200;
+    });
+    assert!(found.contains(&Invariant::SettlementExact), "{found:?}");
+    // Paid another merchant.
+    let found = mutated(|h| {
+        let other = Account::Merchant(MerchantId::new("MERCHANT0000002").unwrap());
+        h.ledgers[0].opening.insert(other.clone(), (0, Currency::EUR));
+        postings(h)[4].entries[1].account = other;
+    });
+    assert_eq!(found, vec![Invariant::SettlementExact]);
+}
+
+#[test]
+fn a_decision_the_rules_do_not_call_for_breaks_availability() {
+    // A sale the card could pay, declined for funds.
+    let found = mutated(|h| {
+        h.requests[2] = asked(3, ProcessingCode::Sale, 500, None);
+        h.operations[2].request = Request::Sale {
+            pan: Pan::new("4111111111111111").unwrap(),
+            amount: eur(500),
+        };
+        h.shown[2].shown.amount = Some(eur(500));
+    });
+    assert_eq!(found, vec![Invariant::Availability]);
+    // Declined with a code no rule gives: 05 for a sale over the balance.
+    let found = mutated(|h| {
+        for answer in h.answers.iter_mut().filter(|a| a.key == key(3)) {
+            answer.response = ResponseCode::DoNotHonour;
+        }
+        h.shown[2].shown.outcome = Outcome::Declined {
+            code: ResponseCode::DoNotHonour,
+        };
+    });
+    assert_eq!(found, vec![Invariant::Availability]);
+    // A settlement acknowledged whose totals are not the batch's.
+    let found = mutated(|h| h.requests[5] = settlement_asked((0, 0), (1, 1000)));
+    assert_eq!(found, vec![Invariant::Availability]);
+    // A refund of a sale the bank never approved, approved.
+    let found = mutated(|h| h.requests[1] = asked(2, ProcessingCode::Refund, 300, Some(3)));
+    assert!(found.contains(&Invariant::Availability), "{found:?}");
+}
+
+#[test]
+fn a_reused_key_or_a_misdelivered_answer_breaks_key_reuse() {
+    // The same key asked again for another amount, and approved again.
+    let found = mutated(|h| {
+        let mut again = asked(1, ProcessingCode::Sale, 1500, None);
+        again.at_ms = 2_000;
+        h.requests.push(again);
+        let mut approval = answer(Party::Switch, bank_party(), 1, ResponseCode::Approved);
+        approval.at_ms = 2_010;
+        h.answers.push(approval);
+    });
+    assert_eq!(found, vec![Invariant::KeyReuse]);
+    // An answer for another terminal's key delivered to TERM0001.
+    let found = mutated(|h| {
+        let mut stray = answer(
+            Party::Terminal(terminal()),
+            Party::Switch,
+            1,
+            ResponseCode::Approved,
+        );
+        stray.key.terminal = TerminalId::new("TERM0002").unwrap();
+        h.answers.push(stray);
+    });
+    assert_eq!(found, vec![Invariant::KeyReuse]);
+}
+
+#[test]
+fn without_the_requests_what_depends_on_them_is_not_judged() {
+    let mut history = clean();
+    history.requests.clear();
+    let verdict = check(&history);
+    let not_judged: Vec<Invariant> = verdict.not_judged.iter().map(|n| n.invariant).collect();
+    for invariant in [
+        Invariant::SaleBound,
+        Invariant::SettlementExact,
+        Invariant::Availability,
+        Invariant::KeyReuse,
+        Invariant::CustomerView,
+    ] {
+        assert!(
+            not_judged.contains(&invariant),
+            "{invariant} judged without evidence"
+        );
+    }
+    assert!(!not_judged.contains(&Invariant::Conservation));
+    assert!(verdict.passed(), "{:#?}", verdict.violations);
 }

@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::observed::Observed;
 use super::{Invariant, Violation};
 use crate::history::{Account, EffectType, History, Ledger, Posting};
-use crate::wire::types::{Currency, TransactionKey};
+use crate::wire::types::{BatchNumber, Currency, TerminalId, TransactionKey};
 
-fn violation(
+pub(super) fn violation(
     invariant: Invariant,
     keys: Vec<TransactionKey>,
     message: String,
@@ -128,14 +129,13 @@ pub fn conservation(history: &History) -> Vec<Violation> {
     violations
 }
 
-/// At most one effect per (key, effect type); each batch settled once; each
-/// sale paid out once.
+/// At most one effect per (key, effect type); each batch settled once (so
+/// each sale, which belongs to one batch by its DE60, is paid out once).
 pub fn at_most_once(history: &History) -> Vec<Violation> {
     let mut violations = Vec::new();
     for ledger in &history.ledgers {
         let mut by_effect: BTreeMap<(TransactionKey, EffectType), Vec<&Posting>> = BTreeMap::new();
         let mut by_batch: BTreeMap<String, Vec<&Posting>> = BTreeMap::new();
-        let mut paid: BTreeMap<TransactionKey, Vec<&Posting>> = BTreeMap::new();
         for posting in &ledger.postings {
             if let Some(key) = &posting.key {
                 by_effect
@@ -148,9 +148,6 @@ pub fn at_most_once(history: &History) -> Vec<Violation> {
                     .entry(format!("{terminal} batch {batch}"))
                     .or_default()
                     .push(posting);
-            }
-            for key in &posting.settled {
-                paid.entry(key.clone()).or_default().push(posting);
             }
         }
         for ((key, effect), postings) in by_effect.into_iter().filter(|(_, p)| p.len() > 1) {
@@ -166,14 +163,6 @@ pub fn at_most_once(history: &History) -> Vec<Violation> {
                 Invariant::AtMostOnce,
                 Vec::new(),
                 format!("{batch} was settled {} times", postings.len()),
-                postings.iter().map(|p| describe(ledger, p)).collect(),
-            ));
-        }
-        for (key, postings) in paid.into_iter().filter(|(_, p)| p.len() > 1) {
-            violations.push(violation(
-                Invariant::AtMostOnce,
-                vec![key.clone()],
-                format!("sale {key} was paid out to the merchant {} times", postings.len()),
                 postings.iter().map(|p| describe(ledger, p)).collect(),
             ));
         }
@@ -225,7 +214,7 @@ pub fn reversal_soundness(history: &History) -> Vec<Violation> {
     violations
 }
 
-fn reversed_keys(ledger: &Ledger) -> BTreeSet<&TransactionKey> {
+pub(super) fn reversed_keys(ledger: &Ledger) -> BTreeSet<&TransactionKey> {
     ledger
         .postings
         .iter()
@@ -235,7 +224,8 @@ fn reversed_keys(ledger: &Ledger) -> BTreeSet<&TransactionKey> {
 }
 
 /// Refunds of a sale (not reversed) never exceed the sale, in its currency.
-pub fn refund_bound(history: &History) -> Vec<Violation> {
+/// Which sale a refund is of, its request says (DE90).
+pub fn refund_bound(history: &History, observed: &Observed) -> Vec<Violation> {
     let mut violations = Vec::new();
     for ledger in &history.ledgers {
         let reversed = reversed_keys(ledger);
@@ -249,7 +239,8 @@ pub fn refund_bound(history: &History) -> Vec<Violation> {
         for posting in &ledger.postings {
             let live = posting.key.as_ref().is_some_and(|key| !reversed.contains(key));
             if posting.effect == EffectType::Refund && live {
-                if let Some(original) = &posting.original {
+                let original = posting.key.as_ref().and_then(|key| observed.original_of(key));
+                if let Some(original) = original {
                     refunds.entry(original).or_default().push(posting);
                 }
             }
@@ -288,23 +279,23 @@ pub fn refund_bound(history: &History) -> Vec<Violation> {
     violations
 }
 
-/// A void happens only before its sale is paid out, in full; a voided sale
-/// is never paid out.
-pub fn void_rule(history: &History) -> Vec<Violation> {
+/// A void happens only before its sale's batch is settled, in full. Which
+/// sale it voids, and which batch that sale is in, the requests say (DE90,
+/// DE60); that a voided sale is not paid after the void, settlement
+/// exactness judges by the amount paid.
+pub fn void_rule(history: &History, observed: &Observed) -> Vec<Violation> {
     let mut violations = Vec::new();
     for ledger in &history.ledgers {
         let reversed = reversed_keys(ledger);
         let mut sales: BTreeMap<&TransactionKey, &Posting> = BTreeMap::new();
-        let mut paid: BTreeMap<&TransactionKey, &Posting> = BTreeMap::new();
+        let mut settled: BTreeMap<(&TerminalId, BatchNumber), &Posting> = BTreeMap::new();
         for posting in &ledger.postings {
-            match (posting.effect, &posting.key) {
-                (EffectType::Sale, Some(key)) => {
+            match (posting.effect, &posting.key, &posting.batch) {
+                (EffectType::Sale, Some(key), _) => {
                     sales.insert(key, posting);
                 }
-                (EffectType::Settlement, _) => {
-                    for key in &posting.settled {
-                        paid.insert(key, posting);
-                    }
+                (EffectType::Settlement, _, Some((terminal, batch))) => {
+                    settled.entry((terminal, *batch)).or_insert(posting);
                 }
                 _ => {}
             }
@@ -314,8 +305,10 @@ pub fn void_rule(history: &History) -> Vec<Violation> {
             .iter()
             .filter(|posting| posting.effect == EffectType::Void)
         {
-            let live = posting.key.as_ref().is_some_and(|key| !reversed.contains(key));
-            let Some(original) = posting.original.as_ref().filter(|_| live) else {
+            let Some(key) = posting.key.as_ref().filter(|key| !reversed.contains(key)) else {
+                continue;
+            };
+            let Some(original) = observed.original_of(key) else {
                 continue;
             };
             let mut problems = Vec::new();
@@ -326,22 +319,21 @@ pub fn void_rule(history: &History) -> Vec<Violation> {
                 }
                 Some(_) => {}
             }
-            if let Some(settlement) = paid.get(original) {
-                let when = if settlement.sequence < posting.sequence {
-                    "before"
-                } else {
-                    "after"
-                };
-                problems.push(format!(
-                    "voided sale {original} was paid out to the merchant {when} the void"
-                ));
+            let settlement = observed
+                .batch_of(original)
+                .and_then(|batch| settled.get(&batch))
+                .filter(|settlement| settlement.sequence < posting.sequence);
+            let mut evidence = vec![describe(ledger, posting)];
+            if let Some(settlement) = settlement {
+                problems.push(format!("voided sale {original} after its batch was settled"));
+                evidence.insert(0, describe(ledger, settlement));
             }
             for message in problems {
                 violations.push(violation(
                     Invariant::VoidRule,
                     vec![original.clone()],
                     message,
-                    vec![describe(ledger, posting)],
+                    evidence.clone(),
                 ));
             }
         }

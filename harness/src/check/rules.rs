@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::calendar::BankCalendar;
 use super::ledger::{cardholder_net, describe};
+use super::observed::Observed;
 use super::{Invariant, Violation};
 use crate::history::{
     Account, BankSetup, CardSetup, CardState, EffectType, History, Ledger, MerchantSetup, MerchantState,
@@ -166,6 +167,7 @@ fn sale_problems<'a>(
 }
 
 fn refund_problems<'a>(
+    observed: &Observed<'a>,
     rules: &Rules<'a>,
     usage: &mut Usage<'a>,
     balances: &BTreeMap<Account, i64>,
@@ -198,7 +200,8 @@ fn refund_problems<'a>(
         ));
     }
     if let Some(at) = posting.at_ms {
-        let sold_at = posting.original.as_ref().and_then(|key| usage.sale_at.get(key));
+        let original = posting.key.as_ref().and_then(|key| observed.original_of(key));
+        let sold_at = original.and_then(|key| usage.sale_at.get(key));
         let window = merchant.refund_window_ms;
         if let (Some(window), Some(sold_at)) = (window, sold_at) {
             if at.saturating_sub(*sold_at) > window {
@@ -221,18 +224,23 @@ fn refund_problems<'a>(
 /// merchant's state, expiry, currency, balance or limits, or the bank's
 /// maintenance, as they stood when it was decided: the opening setup, the
 /// operator commands before it, and the ledger up to it.
-pub fn card_rules(history: &History) -> Vec<Violation> {
+pub fn card_rules<'a>(history: &'a History, observed: &Observed<'a>) -> Vec<Violation> {
     let mut violations = Vec::new();
     for ledger in &history.ledgers {
         let Some(setup) = history.banks.iter().find(|setup| setup.bank == ledger.bank) else {
             continue;
         };
-        violations.extend(card_rules_of(history, setup, ledger));
+        violations.extend(card_rules_of(history, observed, setup, ledger));
     }
     violations
 }
 
-fn card_rules_of(history: &History, setup: &BankSetup, ledger: &Ledger) -> Vec<Violation> {
+fn card_rules_of<'a>(
+    history: &'a History,
+    observed: &Observed<'a>,
+    setup: &'a BankSetup,
+    ledger: &'a Ledger,
+) -> Vec<Violation> {
     let Some(calendar) = BankCalendar::new(&setup.epoch) else {
         return vec![Violation {
             invariant: Invariant::CardRules,
@@ -263,7 +271,7 @@ fn card_rules_of(history: &History, setup: &BankSetup, ledger: &Ledger) -> Vec<V
         }
         let problems = match posting.effect {
             EffectType::Sale => sale_problems(&rules, &mut usage, &balances, posting),
-            EffectType::Refund => refund_problems(&rules, &mut usage, &balances, posting),
+            EffectType::Refund => refund_problems(observed, &rules, &mut usage, &balances, posting),
             EffectType::Void if rules.in_maintenance(posting.at_ms) => {
                 vec!["void approved while the bank was in maintenance".into()]
             }
@@ -290,7 +298,7 @@ fn card_rules_of(history: &History, setup: &BankSetup, ledger: &Ledger) -> Vec<V
 /// acknowledged; and every acknowledged reversal (0430 00) left its key
 /// with no net effect on the card (its original, and the refunds and voids
 /// of it, undone exactly once, and no late original posted after it).
-pub fn durable_ack(history: &History) -> Vec<Violation> {
+pub fn durable_ack(history: &History, observed: &Observed) -> Vec<Violation> {
     let mut posted: BTreeSet<&TransactionKey> = BTreeSet::new();
     let mut net: BTreeMap<&TransactionKey, i64> = BTreeMap::new();
     let mut evidence: BTreeMap<&TransactionKey, Vec<String>> = BTreeMap::new();
@@ -301,7 +309,7 @@ pub fn durable_ack(history: &History) -> Vec<Violation> {
             let text = describe(ledger, posting);
             *net.entry(key).or_default() += cardholder_net(posting);
             evidence.entry(key).or_default().push(text.clone());
-            if let Some(original) = posting.original.as_ref().filter(|original| *original != key) {
+            if let Some(original) = observed.original_of(key).filter(|original| *original != key) {
                 *net.entry(original).or_default() += cardholder_net(posting);
                 evidence.entry(original).or_default().push(text);
             }

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ledger::{cardholder_net, describe};
+use super::observed::Observed;
 use super::{Invariant, Violation};
 use crate::history::{EffectType, History, OperationId, OperationKind, Outcome, Party, Posting, Shown};
-use crate::wire::types::{ProcessingCode, ResponseCode, TerminalId, TransactionKey};
+use crate::wire::types::{BatchNumber, ProcessingCode, ResponseCode, TerminalId, TransactionKey};
 
 /// All postings of each key, across banks, with their descriptions.
 fn postings_by_key(history: &History) -> BTreeMap<&TransactionKey, Vec<(&Posting, String)>> {
@@ -134,7 +135,7 @@ fn check_approved(kind: OperationKind, shown_minor: Option<i64>, net_cardholder:
 /// batch closed, one payout of a sale); anything else: net zero. Every
 /// operation is shown a result, and the same one if shown again (a
 /// terminal that crashes between showing and journalling shows it twice).
-pub fn customer_view(history: &History) -> Vec<Violation> {
+pub fn customer_view(history: &History, observed: &Observed) -> Vec<Violation> {
     let postings = postings_by_key(history);
     let mut violations = Vec::new();
     let mut shown_outcomes: BTreeMap<OperationId, Vec<&Outcome>> = BTreeMap::new();
@@ -170,7 +171,7 @@ pub fn customer_view(history: &History) -> Vec<Violation> {
             });
         }
     }
-    violations.extend(unpaid_sales(history));
+    violations.extend(unpaid_sales(history, observed));
     for operation in &history.operations {
         let outcomes = shown_outcomes
             .get(&operation.id)
@@ -227,7 +228,7 @@ fn declined_problem(
 /// Sales shown approved before their terminal's last successful batch close
 /// that were not voided or reversed must be paid out (or held for a frozen
 /// merchant, the money staying in clearing).
-fn unpaid_sales(history: &History) -> Vec<Violation> {
+fn unpaid_sales(history: &History, observed: &Observed) -> Vec<Violation> {
     let mut last_close: BTreeMap<&TerminalId, u64> = BTreeMap::new();
     for shown_at in &history.shown {
         if matches!(shown_at.shown.outcome, Outcome::BatchClosed { .. }) {
@@ -235,18 +236,23 @@ fn unpaid_sales(history: &History) -> Vec<Violation> {
         }
     }
     let mut undone: BTreeSet<&TransactionKey> = BTreeSet::new();
-    let mut paid: BTreeSet<&TransactionKey> = BTreeSet::new();
+    let mut paid: BTreeSet<(&TerminalId, BatchNumber)> = BTreeSet::new();
     for held in history.ledgers.iter().flat_map(|ledger| &ledger.held) {
-        paid.extend(held.items.iter());
+        paid.insert((&held.batch.0, held.batch.1));
     }
     for posting in history.ledgers.iter().flat_map(|ledger| &ledger.postings) {
-        match posting.effect {
-            EffectType::Reversal => undone.extend(posting.key.iter()),
-            EffectType::Void => undone.extend(posting.original.iter()),
-            EffectType::Settlement => paid.extend(posting.settled.iter()),
+        match (posting.effect, &posting.key, &posting.batch) {
+            (EffectType::Reversal, Some(key), _) => {
+                undone.insert(key);
+            }
+            (EffectType::Void, Some(key), _) => undone.extend(observed.original_of(key)),
+            (EffectType::Settlement, _, Some((terminal, batch))) => {
+                paid.insert((terminal, *batch));
+            }
             _ => {}
         }
     }
+    let paid = |key: &TransactionKey| observed.batch_of(key).is_some_and(|batch| paid.contains(&batch));
     let mut violations = Vec::new();
     for shown_at in &history.shown {
         let shown = &shown_at.shown;
@@ -258,7 +264,7 @@ fn unpaid_sales(history: &History) -> Vec<Violation> {
         let Some(key) = shown.key.as_ref().filter(|_| approved_sale && closed_after) else {
             continue;
         };
-        if !undone.contains(key) && !paid.contains(key) {
+        if !undone.contains(key) && !paid(key) {
             violations.push(Violation {
                 invariant: Invariant::CustomerView,
                 keys: vec![key.clone()],

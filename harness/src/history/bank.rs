@@ -214,12 +214,10 @@ pub struct Posting {
     pub key: Option<TransactionKey>,
     /// What it does.
     pub effect: EffectType,
-    /// For refunds and voids: the sale they act on.
-    pub original: Option<TransactionKey>,
-    /// For settlements: the terminal batch and the sales it pays.
+    /// For settlements: the terminal batch it pays. Which sales that batch
+    /// holds, and which sale a refund or void acts on, the checker reads
+    /// from the requests that crossed the network, not from the bank.
     pub batch: Option<(TerminalId, BatchNumber)>,
-    /// Sales paid by a settlement.
-    pub settled: Vec<TransactionKey>,
     /// For sales, refunds and voids: the bank's clock when it decided, ms.
     #[serde(default)]
     pub at_ms: Option<u64>,
@@ -243,11 +241,10 @@ pub struct Ledger {
     pub held: Vec<HeldPayout>,
 }
 
-/// A batch payout the bank holds back.
+/// A batch payout the bank holds back (its sales are the batch's, as the
+/// requests show them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldPayout {
     /// The terminal batch.
     pub batch: (TerminalId, BatchNumber),
-    /// The sales it will pay.
-    pub items: Vec<TransactionKey>,
 }

@@ -13,6 +13,7 @@
 //! these types; [`bank`] holds the banks' side: ledgers, setups, commands.
 
 mod bank;
+mod request;
 
 use std::fmt;
 
@@ -22,6 +23,7 @@ pub use bank::{
     Account, BankId, BankSetup, CardSetup, CardState, EffectType, Entry, Epoch, HeldPayout, Ledger,
     MerchantSetup, MerchantState, OperatorAction, OperatorCommand, Posting,
 };
+pub use request::{Asked, RequestSeen};
 
 use crate::wire::types::{
     ApprovalCode, Money, Pan, ProcessingCode, ResponseCode, Rrn, TerminalId, TransactionKey,
@@ -39,6 +41,10 @@ pub struct History {
     /// Financial answers delivered to terminals and banks' answers delivered
     /// to the switch.
     pub answers: Vec<AnswerSeen>,
+    /// Authentic requests as the switch and the banks received them, in
+    /// order of arrival.
+    #[serde(default)]
+    pub requests: Vec<RequestSeen>,
     /// Work still pending when the run ended (queues, unanswered requests,
     /// open batches).
     pub open_work: Vec<OpenWork>,
@@ -214,7 +220,7 @@ pub struct AnswerSeen {
     pub receiver: Party,
     /// Who sent it.
     pub sender: Party,
-    /// MTI, e.g. 210 or 430.
+    /// MTI: 210, 430 or 510.
     pub mti: u16,
     /// DE3 of a 0210 (what was answered).
     #[serde(default)]

@@ -35,8 +35,27 @@ pub struct Shared {
     pub shown: RefCell<Vec<(u64, Shown)>>,
     /// Armed crash points and how often each host passed each point.
     pub crashes: RefCell<CrashController>,
-    /// Answers (0210, 0430) that arrived with a valid MAC, as evidence.
+    /// Answers (0210, 0430, 0510) that arrived with a valid MAC, as evidence.
     pub answers: RefCell<Vec<AnswerReceived>>,
+    /// Requests (0200/0201, 0420/0421, 0500/0501) that arrived with a valid
+    /// MAC, as evidence.
+    pub requests: RefCell<Vec<RequestReceived>>,
+}
+
+/// An authentic request as a host received it (`sim::evidence` turns it
+/// into history).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestReceived {
+    /// Simulated milliseconds.
+    pub at_ms: u64,
+    /// The receiver's clock, ms.
+    pub clock_ms: u64,
+    /// Who received it.
+    pub receiver: Peer,
+    /// Who sent it.
+    pub sender: Peer,
+    /// The request.
+    pub message: WireMessage,
 }
 
 /// An authentic financial answer as a host received it, in the nodes'
@@ -49,7 +68,7 @@ pub struct AnswerReceived {
     pub receiver: Peer,
     /// Who sent it.
     pub sender: Peer,
-    /// MTI, e.g. 210 or 430.
+    /// MTI: 210, 430 or 510.
     pub mti: u16,
     /// DE3 of a 0210.
     pub processing: Option<ProcessingCode>,
@@ -418,8 +437,8 @@ where
                     from: peer.to_string(),
                     message: describe_message(&bytes),
                 });
-                self.record_answer(&peer, &bytes);
                 let now = self.now();
+                self.record_evidence(&peer, &bytes, now);
                 let effects = self.with_node(|node| node.on_message(now, &peer, &bytes));
                 self.execute(effects).await;
             }
@@ -491,25 +510,44 @@ where
         });
     }
 
-    /// Keep an authentic 0210 or 0430 as evidence of what this node was
-    /// answered.
-    fn record_answer(&self, sender: &Peer, bytes: &[u8]) {
+    /// Keep an authentic answer (0210, 0430, 0510) or request (0200/0201,
+    /// 0420/0421, 0500/0501) as evidence of what this node was answered or
+    /// asked.
+    fn record_evidence(&self, sender: &Peer, bytes: &[u8], now: Millis) {
         let Some(key) = self.spec.evidence_keys.get(sender) else {
             return;
         };
         let Ok(message) = crate::wire::verify(bytes, key) else {
             return;
         };
-        let (mti, processing, key, response, approval) = match WireMessage::from_message(&message) {
-            Ok(WireMessage::FinancialResponse(response)) => (
+        let Ok(message) = WireMessage::from_message(&message) else {
+            return;
+        };
+        let (mti, processing, key, response, approval) = match message {
+            WireMessage::FinancialResponse(response) => (
                 210,
                 Some(response.processing),
                 response.trace.key(),
                 response.response,
                 response.approval,
             ),
-            Ok(WireMessage::ReversalResponse(response)) => {
+            WireMessage::ReversalResponse(response) => {
                 (430, None, response.trace.key(), response.response, None)
+            }
+            WireMessage::BatchCloseResponse(response) => {
+                (510, None, response.trace.key(), response.response, None)
+            }
+            WireMessage::FinancialRequest(_)
+            | WireMessage::ReversalAdvice(_)
+            | WireMessage::BatchClose(_) => {
+                self.shared.requests.borrow_mut().push(RequestReceived {
+                    at_ms: sim_now_ms(),
+                    clock_ms: now.0,
+                    receiver: self.spec.me.clone(),
+                    sender: sender.clone(),
+                    message,
+                });
+                return;
             }
             _ => return,
         };

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use super::driver::{AnswerReceived, HostSpec, Shared};
+use super::driver::{AnswerReceived, HostSpec, RequestReceived, Shared};
 use super::runner::Ending;
 use crate::history::{self, History, OpenWork};
 use crate::node::bank::ledger::{AccountId, PostingKind};
@@ -22,6 +22,7 @@ use crate::node::switch::Switch;
 use crate::node::terminal::{Terminal, TerminalCommand};
 use crate::node::{self, Calendar, Peer};
 use crate::plan::{Plan, WorkItem, LOCAL_CLOCK_ORIGIN_MS, SWITCH_HOST};
+use crate::wire::WireMessage;
 
 /// The hosts of a run, as the world registered them.
 pub(super) struct Hosts<'a> {
@@ -66,6 +67,12 @@ pub(super) fn gather(
             .borrow()
             .iter()
             .map(history::AnswerSeen::from)
+            .collect(),
+        requests: shared
+            .requests
+            .borrow()
+            .iter()
+            .filter_map(request_of_received)
             .collect(),
         open_work: open_work(hosts.switch, &hosts.terminals),
         quiescent: ending == Ending::Quiescent,
@@ -259,7 +266,6 @@ fn opening_of(config: &BankConfig) -> BTreeMap<history::Account, (i64, crate::wi
 
 fn posting_of(bank: &Bank, sequence: usize, posting: &crate::node::bank::Posting) -> history::Posting {
     let transaction = bank.transactions().get(&posting.key);
-    let original = transaction.and_then(|t| t.request.original.clone());
     let (effect, key, batch) = match &posting.kind {
         PostingKind::Sale => (history::EffectType::Sale, Some(posting.key.clone()), None),
         PostingKind::Refund | PostingKind::DeclinedRefundRemnant => {
@@ -275,11 +281,6 @@ fn posting_of(bank: &Bank, sequence: usize, posting: &crate::node::bank::Posting
             )
         }
     };
-    let settled = batch
-        .as_ref()
-        .and_then(|batch| bank.settlements().get(batch))
-        .map(|settled| settled.items.clone())
-        .unwrap_or_default();
     let decided = matches!(
         effect,
         history::EffectType::Sale | history::EffectType::Refund | history::EffectType::Void
@@ -288,13 +289,7 @@ fn posting_of(bank: &Bank, sequence: usize, posting: &crate::node::bank::Posting
         sequence: sequence as u64,
         key,
         effect,
-        original: if effect == history::EffectType::Settlement {
-            None
-        } else {
-            original
-        },
         batch,
-        settled,
         at_ms: transaction
             .filter(|_| decided)
             .map(|transaction| transaction.at.0),
@@ -308,6 +303,59 @@ fn posting_of(bank: &Bank, sequence: usize, posting: &crate::node::bank::Posting
             })
             .collect(),
     }
+}
+
+/// An authentic request in the history's words; `None` for what the
+/// history does not keep.
+fn request_of_received(received: &RequestReceived) -> Option<history::RequestSeen> {
+    let (mti, key, asked) = match &received.message {
+        WireMessage::FinancialRequest(request) => (
+            if request.repeat { 201 } else { 200 },
+            request.trace.key(),
+            history::Asked::Financial {
+                processing: request.processing,
+                pan: request.pan.clone(),
+                expiry: request.expiry,
+                amount: request.amount,
+                merchant: request.merchant.clone(),
+                batch: request.batch,
+                original: request
+                    .original
+                    .as_ref()
+                    .map(|original| original.key(&request.trace.terminal)),
+            },
+        ),
+        WireMessage::ReversalAdvice(advice) => (
+            if advice.repeat { 421 } else { 420 },
+            advice.trace.key(),
+            history::Asked::Reversal {
+                processing: advice.processing,
+                amount: advice.amount,
+                reason: advice.reason,
+            },
+        ),
+        WireMessage::BatchClose(close) => (
+            if close.repeat { 501 } else { 500 },
+            close.trace.key(),
+            history::Asked::Close {
+                merchant: close.merchant.clone(),
+                batch: close.batch,
+                currency: close.currency,
+                credits: (close.totals.credit_count, close.totals.credit_amount),
+                debits: (close.totals.debit_count, close.totals.debit_amount),
+            },
+        ),
+        _ => return None,
+    };
+    Some(history::RequestSeen {
+        at_ms: received.at_ms,
+        clock_ms: received.clock_ms,
+        receiver: (&received.receiver).into(),
+        sender: (&received.sender).into(),
+        mti,
+        key,
+        asked,
+    })
 }
 
 fn ledger_of(bank: &Bank) -> history::Ledger {
@@ -328,10 +376,7 @@ fn ledger_of(bank: &Bank) -> history::Ledger {
         .settlements()
         .iter()
         .filter(|(_, settled)| settled.held)
-        .map(|(batch, settled)| history::HeldPayout {
-            batch: batch.clone(),
-            items: settled.items.clone(),
-        })
+        .map(|(batch, _)| history::HeldPayout { batch: batch.clone() })
         .collect();
     history::Ledger {
         bank: (&config.id).into(),

@@ -163,6 +163,7 @@ fn add_banks(runner: &mut Runner, plan: &Plan) -> Vec<Slots<Bank>> {
         let mut host = spec::<Bank>(config.clone(), Peer::Bank(config.id.clone()), plan);
         host.listen_port = Some(BANK_PORT);
         host.accepts.insert(link.proxy_host(), Peer::Switch);
+        host.evidence_keys.insert(Peer::Switch, config.link_key);
         let host = Rc::new(host);
         runner.add_node(host.clone());
         let faults = plan.faults.links.get(&link).cloned().unwrap_or_default();
@@ -187,6 +188,8 @@ fn add_switch(runner: &mut Runner, plan: &Plan) -> Slots<Switch> {
             LinkId::Terminal(link.terminal.clone()).proxy_host(),
             Peer::Terminal(link.terminal.clone()),
         );
+        host.evidence_keys
+            .insert(Peer::Terminal(link.terminal.clone()), link.key);
     }
     for link in &plan.topology.switch.banks {
         let peer = Peer::Bank(link.bank.clone());

@@ -1,0 +1,696 @@
+//! The checker's own model of a bank (TigerBeetle's auditor): from the
+//! bank's setup, the operator commands, and the requests as they arrived,
+//! it works out which answers the rules of `../shared/PROTOCOL.md` allow
+//! for each decision, and compares them with what the bank answered.
+//!
+//! The model never asks the bank what is right. It follows the bank's own
+//! decisions only where they are facts (what was approved is approved, the
+//! ledger's balances are the balances), so one wrong decision is reported
+//! once rather than cascading. Where a decision's moment is not certain (a
+//! copy decided again after a crash), the answer must be allowed at one of
+//! the moments it could have been made.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::calendar::BankCalendar;
+use super::ledger::violation;
+use super::{Invariant, Violation};
+use crate::history::{
+    Account, AnswerSeen, Asked, BankSetup, CardState, EffectType, History, Ledger, MerchantState,
+    OperatorAction, Party, Posting, RequestSeen,
+};
+use crate::wire::types::{
+    BatchNumber, Currency, Expiry, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId,
+    TransactionKey,
+};
+
+/// A sale as the model knows it.
+struct Sale<'a> {
+    pan: &'a Pan,
+    merchant: &'a MerchantId,
+    amount: Money,
+    at_ms: u64,
+    batch: (&'a TerminalId, BatchNumber),
+    refunded: u64,
+    voided: bool,
+    reversed: bool,
+}
+
+/// What an approved refund or void did, so its reversal can undo it.
+enum Follow<'a> {
+    Refund { sale: &'a TransactionKey, minor: u64 },
+    Void { sale: &'a TransactionKey },
+    Other,
+}
+
+/// An approved sale or refund of a batch, for a settlement's totals.
+struct Item<'a> {
+    key: &'a TransactionKey,
+    sale: bool,
+    amount: Money,
+    merchant: &'a MerchantId,
+}
+
+struct Model<'a> {
+    setup: &'a BankSetup,
+    calendar: BankCalendar,
+    cards: BTreeMap<&'a Pan, CardState>,
+    merchants: BTreeMap<&'a MerchantId, MerchantState>,
+    maintenance_by_command: bool,
+    balances: BTreeMap<&'a Account, i64>,
+    usage: BTreeMap<(&'a Pan, i64), (u64, u32)>,
+    refunds_today: BTreeMap<(&'a MerchantId, i64), u64>,
+    sales: BTreeMap<&'a TransactionKey, Sale<'a>>,
+    follows: BTreeMap<&'a TransactionKey, Follow<'a>>,
+    items: BTreeMap<(&'a TerminalId, BatchNumber), Vec<Item<'a>>>,
+    reversed: BTreeSet<&'a TransactionKey>,
+    tombstones: BTreeSet<&'a TransactionKey>,
+    decided: BTreeSet<&'a TransactionKey>,
+    settled: BTreeSet<(&'a TerminalId, BatchNumber)>,
+}
+
+/// The answers a rule set allows: the codes of every rule a request
+/// breaks, or approval when it breaks none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Allowed {
+    Approve,
+    OneOf(BTreeSet<ResponseCode>),
+}
+
+impl Allowed {
+    fn of(codes: BTreeSet<ResponseCode>) -> Allowed {
+        if codes.is_empty() {
+            Allowed::Approve
+        } else {
+            Allowed::OneOf(codes)
+        }
+    }
+
+    fn allows(&self, code: ResponseCode) -> bool {
+        match self {
+            Allowed::Approve => code.is_approved(),
+            Allowed::OneOf(codes) => codes.contains(&code),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Allowed::Approve => "00".into(),
+            Allowed::OneOf(codes) => codes
+                .iter()
+                .map(|code| code.to_wire())
+                .collect::<Vec<_>>()
+                .join(" or "),
+        }
+    }
+}
+
+impl<'a> Model<'a> {
+    fn new(setup: &'a BankSetup, calendar: BankCalendar, ledger: &'a Ledger) -> Model<'a> {
+        Model {
+            setup,
+            calendar,
+            cards: setup.cards.iter().map(|card| (&card.pan, card.state)).collect(),
+            merchants: setup
+                .merchants
+                .iter()
+                .map(|merchant| (&merchant.id, merchant.state))
+                .collect(),
+            maintenance_by_command: false,
+            balances: ledger
+                .opening
+                .iter()
+                .map(|(account, (minor, _))| (account, *minor))
+                .collect(),
+            usage: BTreeMap::new(),
+            refunds_today: BTreeMap::new(),
+            sales: BTreeMap::new(),
+            follows: BTreeMap::new(),
+            items: BTreeMap::new(),
+            reversed: BTreeSet::new(),
+            tombstones: BTreeSet::new(),
+            decided: BTreeSet::new(),
+            settled: BTreeSet::new(),
+        }
+    }
+
+    fn command(&mut self, command: &'a OperatorAction) {
+        match command {
+            OperatorAction::SetCardState { pan, state } => {
+                if let Some(card) = self.cards.get_mut(pan) {
+                    *card = *state;
+                }
+            }
+            OperatorAction::SetMerchantState { merchant, state } => {
+                if let Some(account) = self.merchants.get_mut(merchant) {
+                    *account = *state;
+                }
+            }
+            OperatorAction::BeginMaintenance => self.maintenance_by_command = true,
+            OperatorAction::EndMaintenance => self.maintenance_by_command = false,
+        }
+    }
+
+    fn post(&mut self, posting: &'a Posting) {
+        for entry in &posting.entries {
+            *self.balances.entry(&entry.account).or_default() += entry.minor;
+        }
+    }
+
+    fn balance(&self, account: &Account) -> i64 {
+        self.balances.get(account).copied().unwrap_or(0)
+    }
+
+    fn in_maintenance(&self, at_ms: u64) -> bool {
+        self.maintenance_by_command
+            || self
+                .setup
+                .maintenance
+                .iter()
+                .any(|(start, end)| *start <= at_ms && at_ms < *end)
+    }
+
+    /// Card checks of a sale and a balance inquiry: 14, 54, 57, 62.
+    fn card_codes(&self, pan: &Pan, expiry: Expiry, at_ms: u64, codes: &mut BTreeSet<ResponseCode>) -> bool {
+        let Some(card) = self.setup.cards.iter().find(|card| &card.pan == pan) else {
+            codes.insert(ResponseCode::InvalidCard);
+            return false;
+        };
+        if card.expiry != expiry || self.calendar.is_expired(card.expiry, at_ms) {
+            codes.insert(ResponseCode::ExpiredCard);
+        }
+        match self.cards.get(pan).copied().unwrap_or(card.state) {
+            CardState::Active => {}
+            CardState::Frozen | CardState::NotActivated => {
+                codes.insert(ResponseCode::NotPermittedToCardholder);
+            }
+            CardState::Blocked => {
+                codes.insert(ResponseCode::RestrictedCard);
+            }
+        }
+        true
+    }
+
+    fn sale(&self, pan: &Pan, expiry: Expiry, amount: Money, merchant: &MerchantId, at_ms: u64) -> Allowed {
+        let mut codes = BTreeSet::new();
+        if !self.card_codes(pan, expiry, at_ms, &mut codes) {
+            return Allowed::of(codes);
+        }
+        let card = self
+            .setup
+            .cards
+            .iter()
+            .find(|card| &card.pan == pan)
+            .expect("checked above");
+        if self
+            .merchants
+            .get(merchant)
+            .is_none_or(|state| *state == MerchantState::Blacklisted)
+        {
+            codes.insert(ResponseCode::NotPermittedToTerminal);
+        }
+        let minor = amount.amount.minor_units();
+        if minor == 0 || amount.currency != card.currency {
+            codes.insert(ResponseCode::InvalidAmount);
+        }
+        let (used, count) = self
+            .usage
+            .get(&(pan, self.calendar.day(at_ms)))
+            .copied()
+            .unwrap_or_default();
+        let over_transaction = card
+            .transaction_limit
+            .is_some_and(|limit| minor > limit.minor_units());
+        let over_daily = card
+            .daily_limit
+            .is_some_and(|limit| used + minor > limit.minor_units());
+        if over_transaction || over_daily {
+            codes.insert(ResponseCode::AmountLimit);
+        }
+        if card.daily_count_limit.is_some_and(|limit| count >= limit) {
+            codes.insert(ResponseCode::FrequencyLimit);
+        }
+        if self.in_maintenance(at_ms) {
+            codes.insert(ResponseCode::IssuerUnavailable);
+        }
+        if self.balance(&Account::Cardholder(pan.clone())) < minor as i64 {
+            codes.insert(ResponseCode::InsufficientFunds);
+        }
+        Allowed::of(codes)
+    }
+
+    /// The live sale a refund or void names, of the same card and merchant.
+    fn original(
+        &self,
+        original: Option<&TransactionKey>,
+        pan: &Pan,
+        merchant: &MerchantId,
+    ) -> Option<&Sale<'a>> {
+        let sale = self.sales.get(original?)?;
+        (!sale.reversed && sale.pan == pan && sale.merchant == merchant).then_some(sale)
+    }
+
+    fn refund(&self, asked: &Financial<'a>, at_ms: u64) -> Allowed {
+        let mut codes = BTreeSet::new();
+        let Some(sale) = self.original(asked.original, asked.pan, asked.merchant) else {
+            return Allowed::OneOf([ResponseCode::InvalidTransaction].into());
+        };
+        let account = self
+            .setup
+            .merchants
+            .iter()
+            .find(|account| &account.id == asked.merchant);
+        if sale.voided
+            || account
+                .and_then(|account| account.refund_window_ms)
+                .is_some_and(|window| at_ms.saturating_sub(sale.at_ms) > window)
+        {
+            codes.insert(ResponseCode::InvalidTransaction);
+        }
+        let minor = asked.amount.amount.minor_units();
+        let remaining = sale.amount.amount.minor_units().saturating_sub(sale.refunded);
+        let over_cap = account
+            .and_then(|account| account.refund_cap)
+            .is_some_and(|cap| minor > cap.minor_units());
+        if minor == 0 || asked.amount.currency != sale.amount.currency || over_cap || minor > remaining {
+            codes.insert(ResponseCode::InvalidAmount);
+        }
+        if self.merchants.get(asked.merchant) != Some(&MerchantState::Active) {
+            codes.insert(ResponseCode::NotPermittedToTerminal);
+        }
+        let today = self
+            .refunds_today
+            .get(&(asked.merchant, self.calendar.day(at_ms)))
+            .copied()
+            .unwrap_or(0);
+        if account
+            .and_then(|account| account.daily_refund_limit)
+            .is_some_and(|limit| today + minor > limit.minor_units())
+        {
+            codes.insert(ResponseCode::AmountLimit);
+        }
+        if self.in_maintenance(at_ms) {
+            codes.insert(ResponseCode::IssuerUnavailable);
+        }
+        if self.balance(&Account::Merchant(asked.merchant.clone())) < minor as i64 {
+            codes.insert(ResponseCode::InsufficientFunds);
+        }
+        Allowed::of(codes)
+    }
+
+    fn void(&self, asked: &Financial<'a>, at_ms: u64) -> Allowed {
+        let mut codes = BTreeSet::new();
+        let Some(sale) = self.original(asked.original, asked.pan, asked.merchant) else {
+            return Allowed::OneOf([ResponseCode::InvalidTransaction].into());
+        };
+        if self.settled.contains(&sale.batch) || sale.refunded > 0 || sale.voided {
+            codes.insert(ResponseCode::InvalidTransaction);
+        }
+        if asked.amount != sale.amount {
+            codes.insert(ResponseCode::InvalidAmount);
+        }
+        if self.in_maintenance(at_ms) {
+            codes.insert(ResponseCode::IssuerUnavailable);
+        }
+        Allowed::of(codes)
+    }
+
+    fn financial(&self, asked: &Financial<'a>, key: &TransactionKey, at_ms: u64) -> Allowed {
+        if self.tombstones.contains(key) {
+            return Allowed::OneOf([ResponseCode::InvalidTransaction].into());
+        }
+        match asked.processing {
+            ProcessingCode::Sale => self.sale(asked.pan, asked.expiry, asked.amount, asked.merchant, at_ms),
+            ProcessingCode::Refund => self.refund(asked, at_ms),
+            ProcessingCode::Void => self.void(asked, at_ms),
+            ProcessingCode::Balance => {
+                let mut codes = BTreeSet::new();
+                if self.card_codes(asked.pan, asked.expiry, at_ms, &mut codes) && self.in_maintenance(at_ms) {
+                    codes.insert(ResponseCode::IssuerUnavailable);
+                }
+                Allowed::of(codes)
+            }
+        }
+    }
+
+    /// Take in an approved financial request.
+    fn approved(&mut self, asked: &Financial<'a>, request: &'a RequestSeen) {
+        let key = &request.key;
+        let at_ms = request.clock_ms;
+        let day = self.calendar.day(at_ms);
+        let minor = asked.amount.amount.minor_units();
+        let follow = match asked.processing {
+            ProcessingCode::Sale => {
+                let usage = self.usage.entry((asked.pan, day)).or_default();
+                usage.0 += minor;
+                usage.1 += 1;
+                self.sales.insert(
+                    key,
+                    Sale {
+                        pan: asked.pan,
+                        merchant: asked.merchant,
+                        amount: asked.amount,
+                        at_ms,
+                        batch: (&key.terminal, asked.batch),
+                        refunded: 0,
+                        voided: false,
+                        reversed: false,
+                    },
+                );
+                Follow::Other
+            }
+            ProcessingCode::Refund => {
+                *self.refunds_today.entry((asked.merchant, day)).or_default() += minor;
+                match asked
+                    .original
+                    .and_then(|original| self.sales.get_mut(original).map(|sale| (original, sale)))
+                {
+                    Some((original, sale)) => {
+                        sale.refunded += minor;
+                        Follow::Refund {
+                            sale: original,
+                            minor,
+                        }
+                    }
+                    None => Follow::Other,
+                }
+            }
+            ProcessingCode::Void => match asked
+                .original
+                .and_then(|original| self.sales.get_mut(original).map(|sale| (original, sale)))
+            {
+                Some((original, sale)) => {
+                    sale.voided = true;
+                    Follow::Void { sale: original }
+                }
+                None => Follow::Other,
+            },
+            ProcessingCode::Balance => return,
+        };
+        self.follows.insert(key, follow);
+        if matches!(asked.processing, ProcessingCode::Sale | ProcessingCode::Refund) {
+            self.items
+                .entry((&key.terminal, asked.batch))
+                .or_default()
+                .push(Item {
+                    key,
+                    sale: asked.processing == ProcessingCode::Sale,
+                    amount: asked.amount,
+                    merchant: asked.merchant,
+                });
+        }
+    }
+
+    /// A reversal advice arrived for `key`.
+    fn reversal(&mut self, key: &'a TransactionKey) {
+        if !self.decided.contains(key) {
+            self.tombstones.insert(key);
+            return;
+        }
+        if !self.reversed.insert(key) {
+            return;
+        }
+        if let Some(sale) = self.sales.get_mut(key) {
+            sale.reversed = true;
+        }
+        match self.follows.get(key) {
+            Some(Follow::Refund { sale, minor }) => {
+                if let Some(sale) = self.sales.get_mut(*sale) {
+                    sale.refunded = sale.refunded.saturating_sub(*minor);
+                }
+            }
+            Some(Follow::Void { sale }) => {
+                if let Some(sale) = self.sales.get_mut(*sale) {
+                    sale.voided = false;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What a settlement of `batch` may be answered: 00 when its totals
+    /// are the batch's live sales and refunds, of its merchant and
+    /// currency, else 95.
+    fn close(&self, batch: (&TerminalId, BatchNumber), asked: &Close) -> Allowed {
+        let mut totals = ((0u64, 0u64), (0u64, 0u64));
+        let mut foreign = !self.merchants.contains_key(asked.merchant);
+        for item in self.items.get(&batch).into_iter().flatten() {
+            if self.reversed.contains(item.key) || self.sales.get(item.key).is_some_and(|sale| sale.voided) {
+                continue;
+            }
+            foreign |= item.amount.currency != asked.currency || item.merchant != asked.merchant;
+            let side = if item.sale { &mut totals.1 } else { &mut totals.0 };
+            side.0 += 1;
+            side.1 += item.amount.amount.minor_units();
+        }
+        if foreign || totals != (asked.credits, asked.debits) {
+            Allowed::OneOf([ResponseCode::ReconcileError].into())
+        } else {
+            Allowed::Approve
+        }
+    }
+}
+
+/// A financial request's fields.
+struct Financial<'a> {
+    processing: ProcessingCode,
+    pan: &'a Pan,
+    expiry: Expiry,
+    amount: Money,
+    merchant: &'a MerchantId,
+    batch: BatchNumber,
+    original: Option<&'a TransactionKey>,
+}
+
+/// A close's fields.
+struct Close<'a> {
+    merchant: &'a MerchantId,
+    currency: Currency,
+    credits: (u64, u64),
+    debits: (u64, u64),
+}
+
+/// The bank's decisive answer to each key, as the switch received it.
+fn answers_of<'a>(history: &'a History, bank: &Party) -> BTreeMap<(&'a TransactionKey, u16), &'a AnswerSeen> {
+    let mut answers = BTreeMap::new();
+    let not_decisions = [
+        ResponseCode::Duplicate,
+        ResponseCode::SecurityViolation,
+        ResponseCode::FormatError,
+    ];
+    for answer in history.answers.iter().filter(|answer| &answer.sender == bank) {
+        if !not_decisions.contains(&answer.response) {
+            answers.entry((&answer.key, answer.mti)).or_insert(answer);
+        }
+    }
+    answers
+}
+
+/// Which arrival each posting belongs to: the next arrival that could
+/// have made it (same key and kind, or the close of its batch), in order;
+/// a posting no arrival explains belongs to the one before.
+fn owners(ledger: &Ledger, arrivals: &[&RequestSeen]) -> Vec<usize> {
+    let mut owners = Vec::with_capacity(ledger.postings.len());
+    let mut at = 0;
+    for posting in &ledger.postings {
+        let owns = |request: &RequestSeen| match (&request.asked, posting.effect) {
+            (Asked::Financial { .. }, EffectType::Sale | EffectType::Refund | EffectType::Void) => {
+                posting.key.as_ref() == Some(&request.key)
+                    && posting.at_ms.is_none_or(|at_ms| at_ms == request.clock_ms)
+            }
+            (Asked::Reversal { .. }, EffectType::Reversal) => posting.key.as_ref() == Some(&request.key),
+            (Asked::Close { batch, .. }, EffectType::Settlement) => {
+                posting.batch.as_ref() == Some(&(request.key.terminal.clone(), *batch))
+            }
+            _ => false,
+        };
+        if let Some(found) = arrivals[at..].iter().position(|request| owns(request)) {
+            at += found;
+        }
+        owners.push(at);
+    }
+    owners
+}
+
+/// Every decision of a bank is one its rules allow at the moment it was
+/// made: a valid request is approved, an invalid one is declined with a
+/// code of a rule it breaks; a reversal is acknowledged; a settlement is
+/// 00 exactly when its totals are the batch's.
+pub fn availability(history: &History) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for setup in &history.banks {
+        let Some(ledger) = history.ledgers.iter().find(|ledger| ledger.bank == setup.bank) else {
+            continue;
+        };
+        let Some(calendar) = BankCalendar::new(&setup.epoch) else {
+            continue;
+        };
+        violations.extend(judge_bank(history, setup, calendar, ledger));
+    }
+    violations
+}
+
+fn judge_bank<'a>(
+    history: &'a History,
+    setup: &'a BankSetup,
+    calendar: BankCalendar,
+    ledger: &'a Ledger,
+) -> Vec<Violation> {
+    let bank = Party::Bank(setup.bank.clone());
+    let arrivals: Vec<&RequestSeen> = history
+        .requests
+        .iter()
+        .filter(|request| request.receiver == bank)
+        .collect();
+    let answers = answers_of(history, &bank);
+    let owners = owners(ledger, &arrivals);
+    let owned: BTreeSet<(usize, &TransactionKey)> = ledger
+        .postings
+        .iter()
+        .zip(&owners)
+        .filter_map(|(posting, owner)| posting.key.as_ref().map(|key| (*owner, key)))
+        .collect();
+    let mut commands = history
+        .commands
+        .iter()
+        .filter(|command| command.bank == setup.bank)
+        .peekable();
+    let mut model = Model::new(setup, calendar, ledger);
+    let mut posted = 0;
+    // key -> the answers allowed at each moment it could have been decided.
+    let mut moments: BTreeMap<&TransactionKey, Vec<(u64, Allowed)>> = BTreeMap::new();
+    let mut violations = Vec::new();
+    for (index, request) in arrivals.iter().copied().enumerate() {
+        while posted < owners.len() && owners[posted] < index {
+            model.post(&ledger.postings[posted]);
+            posted += 1;
+        }
+        let mut ambiguous = false;
+        while let Some(command) = commands
+            .next_if(|command| command.after_postings <= posted as u64 && command.at_ms <= request.clock_ms)
+        {
+            ambiguous |= command.at_ms == request.clock_ms;
+            model.command(&command.command);
+        }
+        match &request.asked {
+            Asked::Financial {
+                processing,
+                pan,
+                expiry,
+                amount,
+                merchant,
+                batch,
+                original,
+            } => {
+                let asked = Financial {
+                    processing: *processing,
+                    pan,
+                    expiry: *expiry,
+                    amount: *amount,
+                    merchant,
+                    batch: *batch,
+                    original: original.as_ref(),
+                };
+                let answer = answers.get(&(&request.key, 210));
+                let first_time = model.decided.insert(&request.key);
+                let still_open = answer.is_none_or(|answer| answer.at_ms >= request.at_ms) || first_time;
+                if still_open && !ambiguous {
+                    let allowed = model.financial(&asked, &request.key, request.clock_ms);
+                    moments
+                        .entry(&request.key)
+                        .or_default()
+                        .push((request.at_ms, allowed));
+                }
+                let approved = answer.is_some_and(|answer| answer.response.is_approved())
+                    || owned.contains(&(index, &request.key));
+                if approved && first_time {
+                    model.approved(&asked, request);
+                }
+            }
+            Asked::Reversal { .. } => {
+                model.reversal(&request.key);
+                if let Some(answer) = answers
+                    .get(&(&request.key, 430))
+                    .filter(|answer| !answer.response.is_approved())
+                {
+                    violations.push(violation(
+                        Invariant::Availability,
+                        vec![request.key.clone()],
+                        format!(
+                            "{}: a reversal of {} was answered {}, never acknowledged",
+                            setup.bank,
+                            request.key,
+                            answer.response.to_wire()
+                        ),
+                        Vec::new(),
+                    ));
+                }
+            }
+            Asked::Close {
+                merchant,
+                batch,
+                currency,
+                credits,
+                debits,
+            } => {
+                let asked = Close {
+                    merchant,
+                    currency: *currency,
+                    credits: *credits,
+                    debits: *debits,
+                };
+                let allowed = model.close((&request.key.terminal, *batch), &asked);
+                let answer = answers.get(&(&request.key, 510));
+                if let Some(answer) = answer {
+                    if answer.response.is_approved() {
+                        model.settled.insert((&request.key.terminal, *batch));
+                    }
+                    let first = model.decided.insert(&request.key);
+                    if first && !ambiguous && !allowed.allows(answer.response) {
+                        violations.push(violation(
+                            Invariant::Availability,
+                            vec![request.key.clone()],
+                            format!(
+                                "{}: the settlement of {} batch {batch} was answered {}, its totals call for {}",
+                                setup.bank,
+                                request.key.terminal,
+                                answer.response.to_wire(),
+                                allowed.describe()
+                            ),
+                            vec![format!("asked: credits {credits:?}, debits {debits:?} in {currency}")],
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (key, moments) in moments {
+        let Some(answer) = answers.get(&(key, 210)) else {
+            continue;
+        };
+        if moments.iter().any(|(_, allowed)| allowed.allows(answer.response)) {
+            continue;
+        }
+        let evidence = moments
+            .iter()
+            .map(|(at_ms, allowed)| {
+                format!(
+                    "arrived at {at_ms} ms: its rules then allowed {}",
+                    allowed.describe()
+                )
+            })
+            .collect();
+        violations.push(violation(
+            Invariant::Availability,
+            vec![key.clone()],
+            format!(
+                "{}: {} was answered {}, which the rules of its moment do not allow",
+                setup.bank,
+                key,
+                answer.response.to_wire()
+            ),
+            evidence,
+        ));
+    }
+    violations
+}
