@@ -1,8 +1,10 @@
 //! Every scenario under `scenarios/` as its own test case (libtest-mimic),
 //! named `<incident>::<file stem>` so `cargo test` and nextest list and
-//! filter them. Each must pass on the correct system, and the stable part of
-//! its report (customer view, final balances, verdict, events) is an insta
-//! snapshot under `tests/snapshots/`.
+//! filter them. Each must pass on the correct system, every fault it
+//! configures must fire at least once (a fault that never fires tests
+//! nothing), and the stable part of its report (customer view, final
+//! balances, faults, verdict, events) is an insta snapshot under
+//! `tests/snapshots/`.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,15 @@ fn run_one(path: &Path) -> Result<(), Failed> {
     }));
     if !report.passed {
         return Err(format!("{}\n{}", report.line(false), report.failure_text()).into());
+    }
+    let never_fired: Vec<&str> = report.never_fired().map(|fault| fault.fault.as_str()).collect();
+    if !never_fired.is_empty() {
+        return Err(format!(
+            "{}: faults that never fired (the file does not test what it says):\n  {}",
+            loaded.name,
+            never_fired.join("\n  ")
+        )
+        .into());
     }
     snapshot_result.map_err(|_| Failed::from("the report differs from its snapshot (cargo insta review)"))
 }

@@ -14,6 +14,7 @@ use crate::check::{Verdict, Violation};
 use crate::history::History;
 use crate::node::Bug;
 use crate::sim::trace::Trace;
+use crate::sim::FaultTally;
 
 pub use view::{format_minor, Label, Labels};
 
@@ -49,6 +50,8 @@ pub struct Evidence<'a> {
     pub simulated_ms: u64,
     /// Whether the run went quiet after healing (else: the time limit).
     pub quiescent: bool,
+    /// Every fault of the plan and how often it fired.
+    pub faults: &'a FaultTally,
 }
 
 /// Everything one scenario run shows.
@@ -82,6 +85,8 @@ pub struct ScenarioReport {
     pub balances: Vec<BalanceLine>,
     /// The expectations of the file and whether each was met.
     pub expectations: Vec<ExpectationResult>,
+    /// Every fault of the plan and how often it fired.
+    pub faults: Vec<FaultLine>,
     /// Violated invariants with their evidence.
     pub violations: Vec<Violation>,
     /// The command that replays this run.
@@ -120,6 +125,17 @@ pub struct BalanceLine {
     pub closing: String,
     /// Closing minus opening.
     pub change: String,
+}
+
+/// One fault of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FaultLine {
+    /// The fault in words, e.g. `partition TERM0001 1000..4000 ms`.
+    pub fault: String,
+    /// How often it fired (0: it tested nothing).
+    pub fired: u64,
+    /// What one firing is, e.g. `messages acted on`.
+    pub counts: String,
 }
 
 /// One expectation.
@@ -169,6 +185,16 @@ impl ScenarioReport {
             customer_view: view::customer_view(evidence.history, labels),
             balances: view::balances(evidence.history),
             expectations,
+            faults: evidence
+                .faults
+                .faults
+                .iter()
+                .map(|fault| FaultLine {
+                    fault: fault.fault.clone(),
+                    fired: fault.fired,
+                    counts: fault.kind.counts().to_string(),
+                })
+                .collect(),
             violations: evidence.verdict.violations.clone(),
             replay: header.replay,
             events: evidence
@@ -178,6 +204,11 @@ impl ScenarioReport {
                 .map(|event| event.to_string())
                 .collect(),
         }
+    }
+
+    /// The faults of the plan that never fired: the run did not test them.
+    pub fn never_fired(&self) -> impl Iterator<Item = &FaultLine> {
+        self.faults.iter().filter(|fault| fault.fired == 0)
     }
 
     /// One summary line: name, PASS/FAIL, seed, trace hash, times.
@@ -273,6 +304,19 @@ impl ScenarioReport {
                     out,
                     "- [{mark}] {} (got: {})",
                     expectation.expected, expectation.actual
+                );
+            }
+        }
+        if !self.faults.is_empty() {
+            let _ = writeln!(out, "\n## Faults\n");
+            let _ = writeln!(out, "| fault | fired | counting |");
+            let _ = writeln!(out, "|---|---:|---|");
+            for fault in &self.faults {
+                let never = if fault.fired == 0 { " (never fired)" } else { "" };
+                let _ = writeln!(
+                    out,
+                    "| {} | {}{never} | {} |",
+                    fault.fault, fault.fired, fault.counts
                 );
             }
         }

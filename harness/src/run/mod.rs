@@ -16,7 +16,7 @@ use crate::node::{Bug, Bugs};
 use crate::plan::Plan;
 use crate::report::Evidence;
 use crate::sim::trace::{Trace, TraceHash};
-use crate::sim::{self, Ending, SimError, SimOptions};
+use crate::sim::{self, Ending, FaultTally, SimError, SimOptions};
 
 pub use scenario::{judge, scenario, ScenarioOptions};
 
@@ -66,6 +66,8 @@ pub struct Run {
     pub simulated_ms: u64,
     /// How it ended.
     pub ending: Ending,
+    /// Every fault of the plan and how often it fired.
+    pub faults: FaultTally,
 }
 
 impl Run {
@@ -79,6 +81,7 @@ impl Run {
             trace: &self.trace,
             simulated_ms: self.simulated_ms,
             quiescent: self.ending == Ending::Quiescent,
+            faults: &self.faults,
         }
     }
 }
@@ -171,6 +174,7 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<Run, RunError> {
         trace_hash: result.trace_hash,
         simulated_ms: result.simulated_ms,
         ending: result.ending,
+        faults: result.faults,
     })
 }
 

@@ -19,6 +19,7 @@ use turmoil::net::tcp::OwnedWriteHalf;
 use turmoil::net::{TcpListener, TcpStream};
 
 use super::disk::{JournalFile, SimJournal};
+use super::tally::FaultBook;
 use super::trace::{describe_message, Event, EventKind, Trace};
 use crate::node::journal::{decode_journal, encode_record, Tail};
 use crate::node::{CrashPoint, Effect, Millis, Peer, Shown, StateMachine};
@@ -40,6 +41,8 @@ pub struct Shared {
     /// Requests (0200/0201, 0420/0421, 0500/0501) that arrived with a valid
     /// MAC, as evidence.
     pub requests: RefCell<Vec<RequestReceived>>,
+    /// How often the faults the world and the hosts see fired (not traced).
+    pub faults: RefCell<FaultBook>,
 }
 
 /// An authentic request as a host received it (`sim::evidence` turns it
@@ -149,6 +152,11 @@ impl CrashController {
             }
         }
         false
+    }
+
+    /// Whether each armed crash fired, in the order armed.
+    pub fn fired(&self) -> Vec<bool> {
+        self.armed.iter().map(|(_, fired)| *fired).collect()
     }
 
     /// Crashes requested since the last call: (host, point, restart delay).
@@ -362,7 +370,13 @@ where
     N::Config: Clone,
 {
     fn now(&self) -> Millis {
-        self.spec.clock.local(sim_now_ms())
+        let sim = sim_now_ms();
+        let local = self.spec.clock.local(sim);
+        let clock = self.spec.clock;
+        if clock != ClockModel::default() && local != ClockModel::default().local(sim) {
+            self.shared.faults.borrow_mut().skewed_read(&self.spec.name);
+        }
+        local
     }
 
     fn trace(&self, kind: EventKind) {
@@ -384,6 +398,9 @@ where
         let discarded_bytes = bytes.len() - recovered.valid_len;
         if recovered.tail != Tail::Clean {
             self.journal.truncate(recovered.valid_len as u64)?;
+        }
+        if discarded_bytes > 0 {
+            self.shared.faults.borrow_mut().torn_tail_discarded();
         }
         self.trace(EventKind::Boot {
             records: recovered.records.len(),
@@ -504,10 +521,25 @@ where
             });
             return;
         }
+        self.count_cut(&to);
         self.trace(EventKind::Sent {
             to: to.to_string(),
             message,
         });
+    }
+
+    /// A message just sent to `to` went toward the proxy of a link whose
+    /// server this host is: a partition of that link cuts it.
+    fn count_cut(&self, to: &Peer) {
+        let proxy = self
+            .spec
+            .accepts
+            .iter()
+            .find(|(_, peer)| *peer == to)
+            .map(|(host, _)| host);
+        if let Some(proxy) = proxy {
+            self.shared.faults.borrow_mut().cut(proxy);
+        }
     }
 
     /// Keep an authentic answer (0210, 0430, 0510) or request (0200/0201,

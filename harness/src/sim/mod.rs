@@ -2,8 +2,8 @@
 //! on purpose.
 //!
 //! One entry point: [`run`] executes a [`Plan`] and returns the
-//! [`History`](crate::history::History) it left, its [`trace`] and how it
-//! ended. Inside:
+//! [`History`](crate::history::History) it left, its [`trace`], how it
+//! ended and how often each fault fired. Inside:
 //!
 //! - [`trace`]: every event of a run and its hash (public: reports read it);
 //! - `driver`: runs one sans-IO node on a host over TCP and a journal;
@@ -13,13 +13,16 @@
 //! - `runner`: the run loop: schedule, crashes, heal, quiet period;
 //! - `world`: the payment world: terminals, switch, banks, workload, faults;
 //! - `evidence`: the one place where node state becomes history, at the
-//!   end of a run.
+//!   end of a run;
+//! - `tally`: how often each fault of the plan fired ([`FaultTally`]),
+//!   counted beside the trace, never in it.
 
 mod disk;
 mod driver;
 mod evidence;
 mod proxy;
 mod runner;
+mod tally;
 pub mod trace;
 mod world;
 
@@ -28,6 +31,7 @@ mod tests;
 
 pub use proxy::{Delivery, FaultProxy};
 pub use runner::Ending;
+pub use tally::{FaultFired, FaultKind, FaultTally, LinkFired};
 pub use world::RunResult;
 
 use crate::node::BankId;

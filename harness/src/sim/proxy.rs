@@ -8,6 +8,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::tally::LinkFired;
 use super::trace::{describe_message, EventKind};
 use crate::plan::{Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule};
 use crate::wire::types::ProcessingCode;
@@ -32,6 +33,7 @@ pub struct FaultProxy {
     held: usize,
     captured: Vec<Vec<u8>>,
     injected: usize,
+    fired: LinkFired,
 }
 
 /// Requests a proxy keeps for a hostile host to replay or forge from.
@@ -80,6 +82,7 @@ impl FaultProxy {
     /// A proxy for `link` with its faults and its own seed.
     pub fn new(link: impl Into<String>, faults: LinkFaults, seed: u64) -> FaultProxy {
         let matched = vec![0; faults.rules.len()];
+        let fired = LinkFired::new(faults.rules.len(), faults.injections.len());
         FaultProxy {
             link: link.into(),
             faults,
@@ -89,7 +92,18 @@ impl FaultProxy {
             held: 0,
             captured: Vec::new(),
             injected: 0,
+            fired,
         }
+    }
+
+    /// The link's proxy host name, as given.
+    pub fn link(&self) -> &str {
+        &self.link
+    }
+
+    /// How often each of the link's faults fired so far.
+    pub fn fired(&self) -> &LinkFired {
+        &self.fired
     }
 
     /// Messages accepted but not yet delivered (delayed ones included).
@@ -126,6 +140,7 @@ impl FaultProxy {
             let nth_ok = rule.matching.nth.is_none_or(|nth| nth == self.matched[index]);
             if nth_ok && fired.is_none() {
                 fired = Some(rule.action.clone());
+                self.fired.rules[index] += 1;
             }
         }
         let action = match fired {
@@ -154,10 +169,12 @@ impl FaultProxy {
             .filter(|t| t.at_ms <= now_ms && self.enabled)
         {
             let injection = timed.injection.clone();
+            let index = self.injected;
             self.injected += 1;
             let link = self.link.clone();
             match self.build_injection(&injection) {
                 Some(bytes) => {
+                    self.fired.injections[index] += 1;
                     let message = describe_message(&bytes);
                     events.push(EventKind::Injected {
                         link,
@@ -212,16 +229,20 @@ impl FaultProxy {
             return None;
         }
         if self.chance(random.drop_ppm) {
+            self.fired.random_drop += 1;
             return Some(MessageAction::Drop);
         }
         if self.chance(random.duplicate_ppm) {
+            self.fired.random_duplicate += 1;
             return Some(MessageAction::Duplicate { copies: 1 });
         }
         if self.chance(random.delay_ppm) {
+            self.fired.random_delay += 1;
             let delay_ms = self.rng.random_range(1..=random.delay_ms_max.max(1));
             return Some(MessageAction::Delay { delay_ms });
         }
         if self.chance(random.corrupt_ppm) {
+            self.fired.random_corrupt += 1;
             return Some(MessageAction::Corrupt { offset: None });
         }
         None
@@ -344,6 +365,7 @@ mod tests {
             })
             .collect();
         assert_eq!(outcomes, vec![1, 1, 1, 0, 1]);
+        assert_eq!(proxy.fired().rules, [1], "acted on the 2nd 0210 only");
     }
 
     #[test]
@@ -370,6 +392,34 @@ mod tests {
         assert_eq!(count(&mut proxy, Direction::Response, "000007", 150), 1);
         assert_eq!(count(&mut proxy, Direction::Request, "000008", 150), 1);
         assert_eq!(count(&mut proxy, Direction::Request, "000007", 200), 1);
+        assert_eq!(proxy.fired().rules, [1], "only the message inside the window");
+    }
+
+    #[test]
+    fn only_the_rule_that_decides_counts_as_fired() {
+        let any_0200 = MessageMatch {
+            mti: Some(200),
+            ..MessageMatch::default()
+        };
+        let faults = LinkFaults {
+            rules: vec![
+                rule(any_0200.clone(), MessageAction::Delay { delay_ms: 10 }),
+                rule(any_0200, MessageAction::Drop),
+                rule(
+                    MessageMatch {
+                        mti: Some(420),
+                        ..MessageMatch::default()
+                    },
+                    MessageAction::Drop,
+                ),
+            ],
+            ..LinkFaults::default()
+        };
+        let mut proxy = FaultProxy::new("t>s", faults, 1);
+        for _ in 0..3 {
+            proxy.on_message(Direction::Request, message("0200", "000001"), 0);
+        }
+        assert_eq!(proxy.fired().rules, [3, 0, 0]);
     }
 
     #[test]
@@ -432,6 +482,21 @@ mod tests {
         assert_ne!(run(9), run(10));
         let drops = run(9).iter().filter(|n| **n == 0).count();
         assert!((30..=90).contains(&drops), "{drops} drops of 200 at 30%");
+        let mut counted = FaultProxy::new("t>s", faults.clone(), 9);
+        let copies: usize = (0..200)
+            .map(|_| {
+                counted
+                    .on_message(Direction::Request, message("0200", "000001"), 0)
+                    .0
+                    .len()
+            })
+            .sum();
+        assert_eq!(counted.fired().random_drop, drops as u64);
+        assert_eq!(
+            counted.fired().random_duplicate as usize,
+            copies + drops - 200,
+            "each duplicate delivers one more"
+        );
         let mut proxy = FaultProxy::new("t>s", faults, 9);
         proxy.set_enabled(false);
         assert!((0..100).all(|_| proxy
@@ -455,7 +520,11 @@ pub async fn run_proxy(
     let listener = turmoil::net::TcpListener::bind(("0.0.0.0", listen_port)).await?;
     loop {
         let (client, _) = listener.accept().await?;
+        let partitioned = shared.faults.borrow().partitioned(&host);
         let Ok(server) = turmoil::net::TcpStream::connect(server_address.as_str()).await else {
+            if partitioned {
+                shared.faults.borrow_mut().cut(&host);
+            }
             drop(client);
             continue;
         };
@@ -548,6 +617,10 @@ async fn pump(
                     if sink.write_all(&frame).await.is_err() {
                         context.proxy.borrow_mut().held -= scheduled.len();
                         return;
+                    }
+                    if direction == Direction::Request {
+                        // Toward the server: across the link's partition, if any.
+                        context.shared.faults.borrow_mut().cut(&context.host);
                     }
                 }
             }

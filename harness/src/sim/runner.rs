@@ -14,6 +14,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::driver::{run_host, HostSpec, Shared};
 use super::proxy::{run_proxy, FaultProxy};
+use super::tally::LinkFired;
 use super::trace::{Event, EventKind};
 use super::SimError;
 use crate::node::StateMachine;
@@ -33,6 +34,8 @@ pub enum Action {
         to: String,
         /// Only `from` → `to`.
         oneway: bool,
+        /// The fault plan's partition this is, to count what it cuts.
+        fault: Option<usize>,
     },
     /// Repair a partition.
     Repair {
@@ -40,11 +43,15 @@ pub enum Action {
         from: String,
         /// Other side.
         to: String,
+        /// The fault plan's partition this ends.
+        fault: Option<usize>,
     },
     /// Crash a host (it stays down until restarted or healed).
     Crash {
         /// The host.
         host: String,
+        /// The fault plan's timed crash this is, to count it when it happens.
+        fault: Option<usize>,
     },
     /// Restart a crashed host.
     Restart {
@@ -163,6 +170,17 @@ impl<'a> Runner<'a> {
         });
     }
 
+    /// What each link's proxy counted of its faults, by proxy host name.
+    pub fn links_fired(&self) -> BTreeMap<String, LinkFired> {
+        self.proxies
+            .iter()
+            .map(|proxy| {
+                let proxy = proxy.borrow();
+                (proxy.link().to_string(), proxy.fired().clone())
+            })
+            .collect()
+    }
+
     /// Do `action` at simulated time `at_ms` (actions at the same time run
     /// in the order they were scheduled).
     pub fn schedule(&mut self, at_ms: u64, action: Action) {
@@ -172,7 +190,12 @@ impl<'a> Runner<'a> {
 
     fn apply(&mut self, action: Action) {
         match action {
-            Action::Partition { from, to, oneway } => {
+            Action::Partition {
+                from,
+                to,
+                oneway,
+                fault,
+            } => {
                 if oneway {
                     self.sim.partition_oneway(from.as_str(), to.as_str());
                 } else {
@@ -180,10 +203,16 @@ impl<'a> Runner<'a> {
                 }
                 let change = format!("partition {from}{}{to}", if oneway { ">" } else { "<>" });
                 self.partitions.insert((from, to));
+                if let Some(index) = fault {
+                    self.shared.faults.borrow_mut().set_partition(index, true);
+                }
                 self.trace("world", EventKind::Network { change });
             }
-            Action::Repair { from, to } => {
+            Action::Repair { from, to, fault } => {
                 self.sim.repair(from.as_str(), to.as_str());
+                if let Some(index) = fault {
+                    self.shared.faults.borrow_mut().set_partition(index, false);
+                }
                 self.partitions.remove(&(from.clone(), to.clone()));
                 self.trace(
                     "world",
@@ -192,8 +221,11 @@ impl<'a> Runner<'a> {
                     },
                 );
             }
-            Action::Crash { host } => {
+            Action::Crash { host, fault } => {
                 if self.crashed.insert(host.clone()) {
+                    if let Some(index) = fault {
+                        self.shared.faults.borrow_mut().crashed(index);
+                    }
                     self.trace(&host, EventKind::Crash { point: None });
                     self.sim.crash(host.as_str());
                 }
@@ -259,8 +291,13 @@ impl<'a> Runner<'a> {
         }
         let partitions: Vec<(String, String)> = self.partitions.iter().cloned().collect();
         for (from, to) in partitions {
-            self.apply(Action::Repair { from, to });
+            self.apply(Action::Repair {
+                from,
+                to,
+                fault: None,
+            });
         }
+        self.shared.faults.borrow_mut().end_partitions();
         let crashed: Vec<String> = self.crashed.iter().cloned().collect();
         for host in crashed {
             self.apply(Action::Restart { host });

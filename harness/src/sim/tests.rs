@@ -381,6 +381,7 @@ fn partition_until_heal_then_everything_is_answered() {
             from: "link".into(),
             to: "server".into(),
             oneway: false,
+            fault: None,
         },
     ));
     let outcome = run(plan);
@@ -398,6 +399,7 @@ fn crash_at_a_time_and_restart() {
         55,
         Action::Crash {
             host: "server".into(),
+            fault: None,
         },
     ));
     plan.actions.push((

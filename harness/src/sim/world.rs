@@ -14,6 +14,7 @@ use std::rc::Rc;
 use super::driver::{Arm, CommandQueue, CrashController, HostSpec, Shared};
 use super::evidence::{self, Hosts};
 use super::runner::{Action, Ending, Runner};
+use super::tally::{self, FaultBook, FaultTally};
 use super::trace::{Event, EventKind, Trace, TraceHash};
 use super::{SimError, SimOptions};
 use crate::history::History;
@@ -39,6 +40,8 @@ pub struct RunResult {
     pub simulated_ms: u64,
     /// How it ended.
     pub ending: Ending,
+    /// Every fault of the plan and how often it fired (not in the trace).
+    pub faults: FaultTally,
 }
 
 struct Slots<N: StateMachine> {
@@ -97,6 +100,7 @@ pub fn run(plan: &Plan, options: &SimOptions) -> Result<RunResult, SimError> {
         crashes: RefCell::new(CrashController::new(
             plan.faults.crash_points.iter().map(Arm::from).collect(),
         )),
+        faults: RefCell::new(FaultBook::new(&plan.faults)),
         ..Shared::default()
     });
     let mut runner = Runner::new(
@@ -146,12 +150,19 @@ pub fn run(plan: &Plan, options: &SimOptions) -> Result<RunResult, SimError> {
     let history = evidence::gather(configured, &shared, &hosts, ending, next_operation);
     let trace = shared.trace.borrow().clone();
     let trace_hash = trace.hash();
+    let faults = tally::tally(
+        &configured.faults,
+        &runner.links_fired(),
+        &shared.faults.borrow(),
+        &shared.crashes.borrow().fired(),
+    );
     Ok(RunResult {
         history,
         trace,
         trace_hash,
         simulated_ms,
         ending,
+        faults,
     })
 }
 
@@ -332,7 +343,7 @@ fn trace_fault_setup(shared: &Shared, plan: &Plan) {
 }
 
 fn schedule_faults(runner: &mut Runner, plan: &Plan) {
-    for partition in &plan.faults.partitions {
+    for (index, partition) in plan.faults.partitions.iter().enumerate() {
         let proxy = partition.link.proxy_host();
         let server = partition.link.server().name().to_string();
         runner.schedule(
@@ -341,6 +352,7 @@ fn schedule_faults(runner: &mut Runner, plan: &Plan) {
                 from: proxy.clone(),
                 to: server.clone(),
                 oneway: false,
+                fault: Some(index),
             },
         );
         if let Some(until) = partition.until_ms {
@@ -349,15 +361,17 @@ fn schedule_faults(runner: &mut Runner, plan: &Plan) {
                 Action::Repair {
                     from: proxy,
                     to: server,
+                    fault: Some(index),
                 },
             );
         }
     }
-    for crash in &plan.faults.crashes {
+    for (index, crash) in plan.faults.crashes.iter().enumerate() {
         runner.schedule(
             crash.at_ms,
             Action::Crash {
                 host: crash.host.name().to_string(),
+                fault: Some(index),
             },
         );
         if let Some(delay) = crash.restart_after_ms {

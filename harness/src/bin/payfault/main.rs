@@ -312,6 +312,7 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
     let color = color_stream(&std::io::stdout());
     let started = std::time::Instant::now();
     let mut reports = Vec::new();
+    let mut never_fired = 0;
     let mut stdout = std::io::stdout().lock();
     for loaded in &scenarios {
         let report = payfault::run::scenario(loaded, &options)?;
@@ -330,13 +331,27 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
             }
         }
         stdout.flush()?;
+        // A fault that never fired tested nothing: the file does not do
+        // what it says (docs/scenarios.md).
+        for fault in report.never_fired() {
+            never_fired += 1;
+            eprintln!(
+                "warning: scenario {}: fault never fired: {}",
+                report.name, fault.fault
+            );
+        }
         reports.push(report);
     }
     let failed = reports.iter().filter(|report| !report.passed).count();
     if !args.json {
+        let warned = match never_fired {
+            0 => String::new(),
+            1 => "; warning: 1 fault never fired".to_string(),
+            n => format!("; warning: {n} faults never fired"),
+        };
         writeln!(
             stdout,
-            "{} scenarios: {} passed, {} failed in {:.1}s; reports in {}",
+            "{} scenarios: {} passed, {} failed in {:.1}s; reports in {}{warned}",
             reports.len(),
             reports.len() - failed,
             failed,
