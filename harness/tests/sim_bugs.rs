@@ -743,6 +743,37 @@ fn bank_expiry_off_by_one_month_breaks_card_rules() {
     );
 }
 
+/// A 10.00 sale voided, then refunded 4.00: the void gave it all back, so
+/// the refund is declined 12. A bank that checks only the refundable
+/// remainder (a void leaves it at 10.00) refunds it: the cardholder gets
+/// 14.00 back for a 10.00 sale, and money is still conserved.
+#[test]
+fn refund_after_void_breaks_sale_bound() {
+    let case = Case::new(
+        4_000,
+        vec![
+            sale(1, 100, TERM1, "10.00"),
+            void(2, 1_000, TERM1, 1),
+            refund(3, 2_000, TERM1, 1, "4.00"),
+        ],
+    );
+    let clean = case.run(&[]);
+    assert_clean(&clean, |r| {
+        approved(&outcome_of(r, 2))
+            && declined(&outcome_of(r, 3), ResponseCode::InvalidTransaction)
+            && closing(r, &rich_account()) == 1_000_00
+    });
+    let bug = Bug::RefundAfterVoid;
+    let caught = case.run(&[bug]);
+    assert_eq!(closing(&caught, &rich_account()), 1_000_00 + 4_00);
+    assert_caught(
+        bug,
+        "refund_after_void_breaks_sale_bound",
+        &caught,
+        Invariant::SaleBound,
+    );
+}
+
 /// Every planted bug has a case above (names start with the bug's).
 #[test]
 fn every_planted_bug_has_a_case() {
