@@ -11,6 +11,7 @@ mod scenario;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::check::{check, Verdict};
+use crate::cover::{self, Counts};
 use crate::history::History;
 use crate::node::{Bug, Bugs};
 use crate::plan::Plan;
@@ -66,6 +67,9 @@ pub struct Run {
     pub simulated_ms: u64,
     /// How it ended.
     pub ending: Ending,
+    /// How often each coverage mark was hit while running and checking
+    /// it (not part of the trace or its hash).
+    pub coverage: Counts,
 }
 
 impl Run {
@@ -151,6 +155,9 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<Run, RunError> {
     let sim_options = SimOptions {
         keep_events: options.keep_events,
     };
+    // The run executes on this thread alone: what the marks count from
+    // here to `take` is this run's.
+    cover::reset();
     let result = catch_unwind(AssertUnwindSafe(|| sim::run(&plan, &sim_options)))
         .map_err(|panic| RunError::Panicked {
             seed,
@@ -171,7 +178,18 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<Run, RunError> {
         trace_hash: result.trace_hash,
         simulated_ms: result.simulated_ms,
         ending: result.ending,
+        coverage: cover::take(),
     })
+}
+
+/// Run each scenario's plan as its file says (its seed, its own bugs) and
+/// sum how often each coverage mark was hit: what the library builds.
+pub fn library_coverage(scenarios: &[crate::scenario::Scenario]) -> Result<Counts, RunError> {
+    let mut total = Counts::default();
+    for scenario in scenarios {
+        total.add(&run(&scenario.plan, &RunOptions::hashed(&Bugs::none()))?.coverage);
+    }
+    Ok(total)
 }
 
 /// The message of a caught panic.
