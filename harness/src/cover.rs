@@ -311,6 +311,13 @@ pub fn hit_if(happened: bool, mark: Mark) {
     }
 }
 
+/// [`hit`] `when_true` if `condition` holds, else `when_false`: the two
+/// sides of one decision in one line.
+#[inline]
+pub fn hit_either(condition: bool, when_true: Mark, when_false: Mark) {
+    hit(if condition { when_true } else { when_false });
+}
+
 /// Start counting afresh on this thread (a run begins).
 pub fn reset() {
     COUNTS.with(|counts| counts.iter().for_each(|slot| slot.set(0)));

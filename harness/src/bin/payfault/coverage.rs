@@ -79,8 +79,24 @@ pub fn coverage(args: &CoverageArgs) -> Result<ExitCode> {
     })
 }
 
+/// The end of `payfault explore`: the table of hits (with `table_too`),
+/// the summary line, and with `required` exit 1 naming the marks never
+/// hit.
+pub fn explored(summary: &payfault::explore::Summary, table_too: bool, required: bool) -> ExitCode {
+    let label = format!("{} seeds", summary.seeds);
+    if table_too {
+        print!("{}", table(&[(label.clone(), summary.coverage.clone())]));
+    }
+    println!("{}", summary_line(&label, &summary.coverage));
+    if required {
+        require(&summary.coverage)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// Each mark's hits per column, then its meaning.
-pub fn table(columns: &[(String, Counts)]) -> String {
+fn table(columns: &[(String, Counts)]) -> String {
     let mut text = format!("{:<50} {:<9}", "MARK", "SITE");
     for (label, _) in columns {
         text.push_str(&format!(" {:>13}", label.to_uppercase()));
@@ -97,7 +113,7 @@ pub fn table(columns: &[(String, Counts)]) -> String {
 }
 
 /// `coverage (LABEL): H of N marks hit; never hit (K): a, b`.
-pub fn summary_line(label: &str, counts: &Counts) -> String {
+fn summary_line(label: &str, counts: &Counts) -> String {
     let never = counts.never_hit();
     let mut line = format!(
         "coverage ({label}): {} of {} marks hit",
@@ -113,7 +129,7 @@ pub fn summary_line(label: &str, counts: &Counts) -> String {
 }
 
 /// Exit 1 naming the marks never hit, or 0 when every mark was.
-pub fn require(counts: &Counts) -> ExitCode {
+fn require(counts: &Counts) -> ExitCode {
     let never = counts.never_hit();
     if never.is_empty() {
         return ExitCode::SUCCESS;

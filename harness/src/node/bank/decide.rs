@@ -9,7 +9,7 @@ use super::records::{
 };
 use super::state::{SettlementStage, Transaction};
 use super::{approval_code, Bank};
-use crate::cover::{hit, Mark};
+use crate::cover::{hit, hit_either, Mark};
 use crate::node::{Bug, Millis};
 use crate::wire::typed::{
     BatchClose, BatchCloseResponse, BatchTotals, FinancialRequest, FinancialResponse, ReversalAdvice,
@@ -237,11 +237,11 @@ impl Bank {
             return Err(ResponseCode::InvalidAmount);
         }
         if over_cap || over_remaining {
-            hit(if over_remaining {
-                Mark::BankRefundOverRemaining13
-            } else {
-                Mark::BankRefundOverCap13
-            });
+            hit_either(
+                over_remaining,
+                Mark::BankRefundOverRemaining13,
+                Mark::BankRefundOverCap13,
+            );
             return Err(ResponseCode::InvalidAmount);
         }
         let Some(merchant) = merchant.filter(|merchant| merchant.state == MerchantState::Active) else {
@@ -298,11 +298,11 @@ impl Bank {
             return decision;
         }
         let remaining_minor = (sale.request.amount.amount.minor_units()).saturating_sub(sale.refunded_minor);
-        hit(if amount_minor == remaining_minor {
-            Mark::BankRefundExactRemainder
-        } else {
-            Mark::BankRefundPartial
-        });
+        hit_either(
+            amount_minor == remaining_minor,
+            Mark::BankRefundExactRemainder,
+            Mark::BankRefundPartial,
+        );
         if sale.refunded_minor > 0 {
             hit(Mark::BankRefundAfterRefund);
         }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::cover::{hit, Mark};
+use crate::cover::{hit, hit_either, hit_if, Mark};
 use crate::node::{BankId, Bug, Effect, Millis, Peer};
 use crate::wire::typed::{
     BatchClose, BatchCloseResponse, BatchTotals, BatchUpload, BatchUploadResponse, FinancialRequest,
@@ -247,11 +247,11 @@ impl Switch {
             hit(Mark::SwitchAnswerIgnored);
             return Vec::new();
         }
-        hit(if response.response.is_approved() {
-            Mark::SwitchAnswerApproved
-        } else {
-            Mark::SwitchAnswerDeclined
-        });
+        hit_either(
+            response.response.is_approved(),
+            Mark::SwitchAnswerApproved,
+            Mark::SwitchAnswerDeclined,
+        );
         let relayed = WireMessage::FinancialResponse(response.clone());
         let mut effects = self.commit(SwitchRecord::Answered {
             key: key.clone(),
@@ -295,11 +295,7 @@ impl Switch {
             return Vec::new();
         };
         let mut advice = queued.advice.clone();
-        hit(if queued.sent {
-            Mark::SwitchSafRetried
-        } else {
-            Mark::SwitchSafSent
-        });
+        hit_either(queued.sent, Mark::SwitchSafRetried, Mark::SwitchSafSent);
         advice.repeat = queued.sent;
         advice.trace.transmitted = transmitted;
         queued.sent = true;
@@ -337,11 +333,11 @@ impl Switch {
             hit(Mark::SwitchReversalCopy);
             return self.send_terminal(terminal, &acknowledgement);
         }
-        hit(if self.state.transactions.contains_key(&key) {
-            Mark::SwitchTerminalReversal
-        } else {
-            Mark::SwitchTombstoneCreated
-        });
+        hit_either(
+            self.state.transactions.contains_key(&key),
+            Mark::SwitchTerminalReversal,
+            Mark::SwitchTombstoneCreated,
+        );
         let mut effects = self.commit(SwitchRecord::TerminalReversed {
             key: key.clone(),
             advice,
@@ -404,11 +400,11 @@ impl Switch {
             return Vec::new();
         }
         let settlement = self.state.settlements.get_mut(batch).expect("checked above");
-        hit(if settlement.sent {
-            Mark::SwitchSettlementRetried
-        } else {
-            Mark::SwitchSettlementSent
-        });
+        hit_either(
+            settlement.sent,
+            Mark::SwitchSettlementRetried,
+            Mark::SwitchSettlementSent,
+        );
         let mut message = settlement.message.clone();
         message.repeat = settlement.sent;
         message.trace.transmitted = transmitted;
@@ -438,18 +434,15 @@ impl Switch {
         let open = self.state.settlements.get(&batch).is_some_and(|s| {
             &s.bank == bank && s.answer.is_none() && s.message.trace.key() == response.trace.key()
         });
-        if !open {
+        if !open || !decision {
+            hit_if(open, Mark::SwitchSettlementNoDecision);
             return Vec::new();
         }
-        if !decision {
-            hit(Mark::SwitchSettlementNoDecision);
-            return Vec::new();
-        }
-        hit(if response.response.is_approved() {
-            Mark::SwitchSettlementApproved
-        } else {
-            Mark::SwitchSettlementMismatch95
-        });
+        hit_either(
+            response.response.is_approved(),
+            Mark::SwitchSettlementApproved,
+            Mark::SwitchSettlementMismatch95,
+        );
         let record = SwitchRecord::SettlementAcknowledged {
             terminal: batch.0.clone(),
             batch: batch.1,

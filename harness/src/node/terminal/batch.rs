@@ -3,7 +3,7 @@
 //! repeated as 0501.
 
 use super::{CloseSending, CloseStep, Effects, Terminal, TerminalRecord, TerminalTimer};
-use crate::cover::{hit, Mark};
+use crate::cover::{hit, hit_either, Mark};
 use crate::node::{Effect, Millis, OperationId, Outcome};
 use crate::wire::typed::{BatchClose, BatchCloseResponse, BatchUpload, BatchUploadResponse, WireMessage};
 use crate::wire::types::{ApprovalCode, BatchNumber, ResponseCode};
@@ -19,11 +19,11 @@ impl Terminal {
             .filter(|(doubtful, _)| *doubtful == batch)
             .map(|(_, trace)| trace.clone());
         let repeat = in_doubt.is_some();
-        hit(if repeat {
-            Mark::TerminalCloseInDoubtRepeated
-        } else {
-            Mark::TerminalCloseStarted
-        });
+        hit_either(
+            repeat,
+            Mark::TerminalCloseInDoubtRepeated,
+            Mark::TerminalCloseStarted,
+        );
         let trace = in_doubt.unwrap_or_else(|| self.trace(self.state.next_stan, now));
         let record = TerminalRecord::CloseStarted {
             operation,

@@ -1,7 +1,7 @@
 //! Financial requests, their answers and timeouts, and the reversal queue.
 
 use super::{Effects, ReversalSending, Terminal, TerminalCommand, TerminalRecord, TerminalTimer};
-use crate::cover::{hit, Mark};
+use crate::cover::{hit, hit_either, Mark};
 use crate::node::{Bug, Effect, Millis, OperationId, Outcome, Shown};
 use crate::wire::message::Mti;
 use crate::wire::typed::{
@@ -221,11 +221,7 @@ impl Terminal {
             hit(Mark::TerminalApprovalWithoutCode);
             return; // An approval without DE38 is no usable answer: the timeout reverses it.
         }
-        hit(if code.is_approved() {
-            Mark::TerminalApproved
-        } else {
-            Mark::TerminalDeclined
-        });
+        hit_either(code.is_approved(), Mark::TerminalApproved, Mark::TerminalDeclined);
         Terminal::crash_point(out, "terminal.answer.before_record");
         let answered = TerminalRecord::Answered {
             key: key.clone(),
