@@ -9,7 +9,7 @@ use super::records::{
 };
 use super::state::{SettlementStage, Transaction};
 use super::{approval_code, Bank};
-use crate::cover::{hit, hit_either, Mark};
+use crate::cover::{hit, hit_either, hit_if, Mark};
 use crate::node::{Bug, Millis};
 use crate::wire::typed::{
     BatchClose, BatchCloseResponse, BatchTotals, FinancialRequest, FinancialResponse, ReversalAdvice,
@@ -298,11 +298,9 @@ impl Bank {
             return decision;
         }
         let remaining_minor = (sale.request.amount.amount.minor_units()).saturating_sub(sale.refunded_minor);
-        hit_either(
-            amount_minor == remaining_minor,
-            Mark::BankRefundExactRemainder,
-            Mark::BankRefundPartial,
-        );
+        // Over the remainder only with the planted bug RefundBoundUnchecked.
+        hit_if(amount_minor == remaining_minor, Mark::BankRefundExactRemainder);
+        hit_if(amount_minor < remaining_minor, Mark::BankRefundPartial);
         if sale.refunded_minor > 0 {
             hit(Mark::BankRefundAfterRefund);
         }
