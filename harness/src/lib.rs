@@ -23,6 +23,7 @@
 //! - [`report`]: the view of a run; Markdown, JSON and JUnit.
 //! - [`mutants`]: how well the harness catches its planted bugs.
 //! - [`bench`]: how fast it is, against the protocol's own cost.
+//! - [`cover`]: coverage marks, the named situations a run passed.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};
@@ -37,6 +38,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod cover;
 pub mod explore;
 pub mod history;
 pub mod mutants;

@@ -9,36 +9,42 @@ use std::path::{Path, PathBuf};
 /// Each top-level module of the crate and the modules it may name.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("suggest", &[]),
-    ("wire", &[]),
-    ("node", &["wire", "suggest"]),
-    ("plan", &["node", "wire"]),
-    ("history", &["wire"]),
-    ("check", &["history", "wire"]),
-    ("sim", &["plan", "node", "history", "wire"]),
-    ("report", &["history", "check", "sim", "node", "wire"]),
-    ("scenario", &["plan", "node", "history", "wire", "suggest"]),
+    ("cover", &[]),
+    ("wire", &["cover"]),
+    ("node", &["wire", "suggest", "cover"]),
+    ("plan", &["node", "wire", "cover"]),
+    ("history", &["wire", "cover"]),
+    ("check", &["history", "wire", "cover"]),
+    ("sim", &["plan", "node", "history", "wire", "cover"]),
+    ("report", &["history", "check", "sim", "node", "wire", "cover"]),
+    (
+        "scenario",
+        &["plan", "node", "history", "wire", "suggest", "cover"],
+    ),
     (
         "run",
         &[
-            "sim", "plan", "node", "check", "history", "report", "scenario", "wire",
+            "sim", "plan", "node", "check", "history", "report", "scenario", "wire", "cover",
         ],
     ),
     (
         "explore",
         &[
-            "run", "sim", "plan", "node", "check", "history", "report", "scenario", "wire",
+            "run", "sim", "plan", "node", "check", "history", "report", "scenario", "wire", "cover",
         ],
     ),
     (
         "bench",
         &[
             "explore", "run", "sim", "plan", "node", "check", "history", "report", "scenario", "wire",
+            "cover",
         ],
     ),
     (
         "mutants",
         &[
             "explore", "run", "sim", "plan", "node", "check", "history", "report", "scenario", "wire",
+            "cover",
         ],
     ),
 ];
@@ -196,7 +202,7 @@ fn every_layer_names_only_the_layers_below_it() {
         breaches.join("\n")
     );
     for layer in [
-        "wire", "node", "plan", "history", "check", "sim", "run", "scenario", "report",
+        "wire", "node", "plan", "history", "check", "sim", "run", "scenario", "report", "cover",
     ] {
         assert!(checked.contains(layer), "no source file of `{layer}` was read");
     }

@@ -258,6 +258,8 @@ pub fn refund_bound(history: &History, observed: &Observed) -> Vec<Violation> {
                 continue;
             };
             let sold = -cardholder_net(sale);
+            crate::cover::hit_if(postings.len() > 1, crate::cover::Mark::CheckRefundsSummed);
+            crate::cover::hit_if(refunded == sold, crate::cover::Mark::CheckRefundedInFull);
             let currency_of = |posting: &Posting| posting.entries.first().map(|entry| entry.currency);
             let other_currency = postings
                 .iter()

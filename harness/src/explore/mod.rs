@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::check::{Invariant, Verdict};
+use crate::cover::Counts;
 use crate::node::Bugs;
 use crate::run::{run_built, RunError, RunOptions};
 use crate::sim::trace::TraceHash;
@@ -38,6 +39,8 @@ pub struct SeedOutcome {
     pub operations: usize,
     /// Trace events.
     pub events: usize,
+    /// How often each coverage mark was hit.
+    pub coverage: Counts,
 }
 
 impl SeedOutcome {
@@ -57,6 +60,7 @@ pub fn run_seed(seed: u64, bugs: &Bugs) -> Result<SeedOutcome, RunError> {
         simulated_ms: result.simulated_ms,
         operations: result.history.operations.len(),
         events: result.trace.len(),
+        coverage: result.coverage,
     })
 }
 
@@ -175,6 +179,9 @@ pub struct Summary {
     pub wall: Duration,
     /// Whether it stopped at the time limit before the range ended.
     pub timed_out: bool,
+    /// How often each coverage mark was hit, summed over the seeds
+    /// reported.
+    pub coverage: Counts,
 }
 
 impl Summary {
@@ -287,6 +294,7 @@ pub fn explore(
             summary.seeds += 1;
             summary.operations += outcome.operations as u64;
             summary.simulated_ms += outcome.simulated_ms;
+            summary.coverage.add(&outcome.coverage);
             report(&outcome);
             if !outcome.verdict.passed() {
                 if options.stop_at_first_failure {

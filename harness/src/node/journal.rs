@@ -86,6 +86,9 @@ pub fn decode_journal<R: DeserializeOwned>(bytes: &[u8]) -> Recovered<R> {
         }
         offset += RECORD_HEADER_LEN + length;
     };
+    if tail != Tail::Clean {
+        crate::cover::hit(crate::cover::Mark::JournalTailDiscarded);
+    }
     Recovered {
         records,
         valid_len: offset,

@@ -11,6 +11,7 @@ mod scenario;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::check::{check, Verdict};
+use crate::cover::{self, Counts};
 use crate::history::History;
 use crate::node::{Bug, Bugs};
 use crate::plan::Plan;
@@ -68,6 +69,9 @@ pub struct Run {
     pub ending: Ending,
     /// Every fault of the plan and how often it fired.
     pub faults: FaultTally,
+    /// How often each coverage mark was hit while running and checking
+    /// it (not part of the trace or its hash).
+    pub coverage: Counts,
 }
 
 impl Run {
@@ -154,6 +158,9 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<Run, RunError> {
     let sim_options = SimOptions {
         keep_events: options.keep_events,
     };
+    // The run executes on this thread alone: what the marks count from
+    // here to `take` is this run's.
+    cover::reset();
     let result = catch_unwind(AssertUnwindSafe(|| sim::run(&plan, &sim_options)))
         .map_err(|panic| RunError::Panicked {
             seed,
@@ -175,7 +182,18 @@ pub fn run(plan: &Plan, options: &RunOptions) -> Result<Run, RunError> {
         simulated_ms: result.simulated_ms,
         ending: result.ending,
         faults: result.faults,
+        coverage: cover::take(),
     })
+}
+
+/// Run each scenario's plan as its file says (its seed, its own bugs) and
+/// sum how often each coverage mark was hit: what the library builds.
+pub fn library_coverage(scenarios: &[crate::scenario::Scenario]) -> Result<Counts, RunError> {
+    let mut total = Counts::default();
+    for scenario in scenarios {
+        total.add(&run(&scenario.plan, &RunOptions::hashed(&Bugs::none()))?.coverage);
+    }
+    Ok(total)
 }
 
 /// The message of a caught panic.

@@ -21,6 +21,7 @@ use turmoil::net::{TcpListener, TcpStream};
 use super::disk::{JournalFile, SimJournal};
 use super::tally::FaultBook;
 use super::trace::{describe_message, Event, EventKind, Trace};
+use crate::cover::{hit, Mark};
 use crate::node::journal::{decode_journal, encode_record, Tail};
 use crate::node::{CrashPoint, Effect, Millis, Peer, Shown, StateMachine};
 use crate::plan::{ArmedCrash, ClockModel};
@@ -645,6 +646,9 @@ where
                 Effect::CrashPoint(point) => {
                     let crash = self.shared.crashes.borrow_mut().pass(&self.spec.name, point);
                     if crash {
+                        if let Some(mark) = Mark::crash_at(point.0) {
+                            hit(mark);
+                        }
                         self.trace(EventKind::Crash { point: Some(point) });
                         // The world crashes this host at the end of the step;
                         // nothing after this point may happen.

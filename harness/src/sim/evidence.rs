@@ -9,7 +9,7 @@
 //! type that grows a variant fails to compile here, not silently in the
 //! checker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::driver::{AnswerReceived, HostSpec, RequestReceived, Shared};
 use super::runner::Ending;
@@ -79,6 +79,28 @@ pub(super) fn gather(
         banks: plan.topology.banks.iter().map(setup_of).collect(),
         commands: hosts.banks.iter().flat_map(|spec| commands_of(spec)).collect(),
         closes_after_healing: end_of_day_closes(plan, operations_end),
+    }
+}
+
+/// Count the coverage mark of two terminals that used the same STAN on
+/// the same day at one bank (each such STAN once): the bank keeps their
+/// keys apart by terminal.
+pub(super) fn mark_shared_stans(hosts: &Hosts) {
+    for spec in &hosts.banks {
+        let node = spec.node.borrow();
+        let Some(bank) = node.as_ref() else {
+            continue;
+        };
+        let mut terminals: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
+        for key in bank.transactions().keys() {
+            terminals
+                .entry((key.local_date, key.stan))
+                .or_default()
+                .insert(&key.terminal);
+        }
+        for _ in terminals.values().filter(|seen| seen.len() > 1) {
+            crate::cover::hit(crate::cover::Mark::BankStanOnTwoTerminals);
+        }
     }
 }
 

@@ -148,6 +148,7 @@ pub fn run(plan: &Plan, options: &SimOptions) -> Result<RunResult, SimError> {
     runner.trace_phase("end");
     let simulated_ms = runner.now_ms();
     let history = evidence::gather(configured, &shared, &hosts, ending, next_operation);
+    evidence::mark_shared_stans(&hosts);
     let trace = shared.trace.borrow().clone();
     let trace_hash = trace.hash();
     let faults = tally::tally(

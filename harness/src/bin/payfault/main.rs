@@ -10,6 +10,7 @@ use payfault::node::Bug;
 use payfault::{report, scenario, wire};
 use progress::Progress;
 
+mod coverage;
 mod progress;
 
 /// Deterministic fault-injection harness for card payments.
@@ -39,6 +40,17 @@ enum Command {
     Wire(WireCommand),
     /// List every named crash point a fault plan can crash a host at.
     CrashPoints,
+    /// List the coverage marks, or count how often seeds and the library hit each.
+    #[command(
+        after_help = "A mark names a situation in node code, the world or the checker (docs/coverage.md). Without
+--seeds or --library: the catalogue. Exit status: 0, or 1 with --require when a mark was never hit.
+
+Examples:
+  payfault coverage
+  payfault coverage --seeds 4000 --library scenarios
+  payfault coverage --seeds 500 --require"
+    )]
+    Coverage(coverage::CoverageArgs),
     /// Run each generated seed twice and compare the trace hashes.
     Determinism {
         /// How many seeds.
@@ -137,6 +149,12 @@ struct ExploreArgs {
     /// Stop at the first failing seed.
     #[arg(long)]
     first_failure: bool,
+    /// Print how often each coverage mark was hit (the never-hit ones are printed anyway).
+    #[arg(long)]
+    coverage: bool,
+    /// Exit 1 naming every coverage mark the seeds never hit.
+    #[arg(long)]
+    require_coverage: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -239,6 +257,7 @@ fn main() -> ExitCode {
             report_dir,
         } => replay(seed, &bugs, scenario.as_deref(), &report_dir),
         Command::Determinism { seeds, start } => determinism(start, seeds),
+        Command::Coverage(args) => coverage::coverage(&args),
         Command::CrashPoints => {
             for (kind, point) in payfault::node::all_crash_points() {
                 println!("{point:<45} {kind}");
@@ -470,6 +489,7 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
         summary.operations as f64 / summary.wall.as_secs_f64().max(1e-9),
         if summary.timed_out { " (time limit)" } else { "" }
     );
+    let covered = coverage::explored(&summary, args.coverage, args.require_coverage);
     if let Some(first) = summary.failures.first() {
         println!(
             "first failure: seed {} after {} seeds",
@@ -503,7 +523,7 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
         }
     }
     Ok(if summary.failures.is_empty() {
-        ExitCode::SUCCESS
+        covered
     } else {
         ExitCode::from(1)
     })

@@ -9,6 +9,7 @@ use super::records::{
 };
 use super::state::{SettlementStage, Transaction};
 use super::{approval_code, Bank};
+use crate::cover::{hit, hit_either, hit_if, Mark};
 use crate::node::{Bug, Millis};
 use crate::wire::typed::{
     BatchClose, BatchCloseResponse, BatchTotals, FinancialRequest, FinancialResponse, ReversalAdvice,
@@ -53,6 +54,7 @@ impl Bank {
     pub(super) fn decide_financial(&self, now: Millis, request: &FinancialRequest) -> Processed {
         let key = request.trace.key();
         let decision = if self.state.tombstones.contains(&key) {
+            hit(Mark::BankTombstoneConsumed);
             Decision::declined(ResponseCode::InvalidTransaction)
         } else {
             match request.processing {
@@ -107,19 +109,29 @@ impl Bank {
 
     /// Card checks shared by sale and balance: 14, 54, 57, 62.
     fn check_card(&self, now: Millis, pan: &Pan, expiry: Expiry) -> Result<&CardholderAccount, ResponseCode> {
-        let card = self.state.cards.get(pan).ok_or(ResponseCode::InvalidCard)?;
+        let Some(card) = self.state.cards.get(pan) else {
+            hit(Mark::BankCardUnknown14);
+            return Err(ResponseCode::InvalidCard);
+        };
         if card.expiry != expiry
             || self
                 .config
                 .calendar
                 .is_expired(card.expiry, now, &self.config.bugs)
         {
+            hit(Mark::BankCardExpired54);
             return Err(ResponseCode::ExpiredCard);
         }
         match card.state {
             CardState::Active => Ok(card),
-            CardState::Frozen | CardState::NotActivated => Err(ResponseCode::NotPermittedToCardholder),
-            CardState::Blocked => Err(ResponseCode::RestrictedCard),
+            CardState::Frozen | CardState::NotActivated => {
+                hit(Mark::BankCardNotPermitted57);
+                Err(ResponseCode::NotPermittedToCardholder)
+            }
+            CardState::Blocked => {
+                hit(Mark::BankCardBlocked62);
+                Err(ResponseCode::RestrictedCard)
+            }
         }
     }
 
@@ -127,10 +139,12 @@ impl Bank {
         let card = self.check_card(now, &request.pan, request.expiry)?;
         let merchant = self.state.merchants.get(&request.merchant);
         if merchant.is_none_or(|merchant| merchant.state == MerchantState::Blacklisted) {
+            hit(Mark::BankSaleMerchantRefused58);
             return Err(ResponseCode::NotPermittedToTerminal);
         }
         let amount = request.amount.amount;
         if amount.is_zero() || request.amount.currency != card.currency {
+            hit(Mark::BankSaleAmount13);
             return Err(ResponseCode::InvalidAmount);
         }
         let day = self.config.calendar.day_number(now);
@@ -145,18 +159,23 @@ impl Bank {
             .daily_limit
             .is_some_and(|limit| usage.amount_minor + amount.minor_units() > limit.minor_units());
         if over_transaction_limit || over_daily_limit {
+            hit(Mark::BankSaleLimit61);
             return Err(ResponseCode::AmountLimit);
         }
         if card.daily_count_limit.is_some_and(|limit| usage.count >= limit) {
+            hit(Mark::BankSaleFrequency65);
             return Err(ResponseCode::FrequencyLimit);
         }
         if self.in_maintenance(now) {
+            hit(Mark::BankSaleMaintenance91);
             return Err(ResponseCode::IssuerUnavailable);
         }
         let cardholder = AccountId::Cardholder(card.pan.clone());
         if self.balance_of(&cardholder, card.currency) < minor(amount.minor_units()) {
+            hit(Mark::BankSaleFunds51);
             return Err(ResponseCode::InsufficientFunds);
         }
+        hit(Mark::BankSaleApproved);
         let posting = Posting::transfer(
             request.trace.key(),
             PostingKind::Sale,
@@ -171,17 +190,18 @@ impl Bank {
     /// The original sale a refund or void names, if it is an approved,
     /// unreversed sale of the same card and merchant.
     fn original_sale(&self, request: &FinancialRequest) -> Result<&Transaction, ResponseCode> {
-        let original = request
-            .original
-            .as_ref()
-            .ok_or(ResponseCode::InvalidTransaction)?;
-        let sale = self
-            .state
-            .transactions
-            .get(&original.key(&request.trace.terminal))
-            .ok_or(ResponseCode::InvalidTransaction)?;
+        let sale = request.original.as_ref().and_then(|original| {
+            self.state
+                .transactions
+                .get(&original.key(&request.trace.terminal))
+        });
+        let Some(sale) = sale else {
+            hit(Mark::BankOriginalUnknown12);
+            return Err(ResponseCode::InvalidTransaction);
+        };
         let same_parties = sale.request.pan == request.pan && sale.request.merchant == request.merchant;
         if !sale.is_live_sale() || !same_parties {
+            hit(Mark::BankOriginalNotLive12);
             return Err(ResponseCode::InvalidTransaction);
         }
         Ok(sale)
@@ -197,11 +217,13 @@ impl Bank {
         if sale.voided && !self.config.bugs.has(Bug::RefundAfterVoid) {
             // A voided sale gave everything back already: a refund of it
             // would pay the cardholder twice (found by `sale-bound`).
+            hit(Mark::BankRefundVoided12);
             return Err(ResponseCode::InvalidTransaction);
         }
         let merchant = self.state.merchants.get(&request.merchant);
         let window_ms = merchant.and_then(|merchant| merchant.refund_window_ms);
         if window_ms.is_some_and(|window_ms| now.since(sale.at) > window_ms) {
+            hit(Mark::BankRefundWindow12);
             return Err(ResponseCode::InvalidTransaction);
         }
         let amount = request.amount.amount;
@@ -216,16 +238,22 @@ impl Bank {
         let over_cap = merchant
             .and_then(|merchant| merchant.refund_cap)
             .is_some_and(|cap| amount > cap);
-        if amount.is_zero()
-            || request.amount.currency != sale.request.amount.currency
-            || over_cap
-            || over_remaining
-        {
+        if amount.is_zero() || request.amount.currency != sale.request.amount.currency {
+            hit(Mark::BankRefundAmount13);
             return Err(ResponseCode::InvalidAmount);
         }
-        let merchant = merchant
-            .filter(|merchant| merchant.state == MerchantState::Active)
-            .ok_or(ResponseCode::NotPermittedToTerminal)?;
+        if over_cap || over_remaining {
+            hit_either(
+                over_remaining,
+                Mark::BankRefundOverRemaining13,
+                Mark::BankRefundOverCap13,
+            );
+            return Err(ResponseCode::InvalidAmount);
+        }
+        let Some(merchant) = merchant.filter(|merchant| merchant.state == MerchantState::Active) else {
+            hit(Mark::BankRefundMerchant58);
+            return Err(ResponseCode::NotPermittedToTerminal);
+        };
         let day = self.config.calendar.day_number(now);
         let refunded_today = self
             .state
@@ -237,9 +265,11 @@ impl Bank {
             .daily_refund_limit
             .is_some_and(|limit| refunded_today + amount.minor_units() > limit.minor_units())
         {
+            hit(Mark::BankRefundDailyLimit61);
             return Err(ResponseCode::AmountLimit);
         }
         if self.in_maintenance(now) {
+            hit(Mark::BankRefundMaintenance91);
             return Err(ResponseCode::IssuerUnavailable);
         }
         Ok((sale, merchant))
@@ -255,6 +285,7 @@ impl Bank {
         let merchant_account = AccountId::Merchant(merchant.id.clone());
         let key = request.trace.key();
         if self.balance_of(&merchant_account, currency) < minor(amount_minor) {
+            hit(Mark::BankRefundMerchantShort51);
             let mut decision = Decision::declined(ResponseCode::InsufficientFunds);
             if self.config.bugs.has(Bug::DeclinePartialPosting) {
                 // The merchant debit is posted before the balance check
@@ -271,6 +302,13 @@ impl Bank {
                 ));
             }
             return decision;
+        }
+        let remaining_minor = (sale.request.amount.amount.minor_units()).saturating_sub(sale.refunded_minor);
+        // Over the remainder only with the planted bug RefundBoundUnchecked.
+        hit_if(amount_minor == remaining_minor, Mark::BankRefundExactRemainder);
+        hit_if(amount_minor < remaining_minor, Mark::BankRefundPartial);
+        if sale.refunded_minor > 0 {
+            hit(Mark::BankRefundAfterRefund);
         }
         let cardholder = AccountId::Cardholder(sale.request.pan.clone());
         let posting = Posting::transfer(
@@ -298,14 +336,24 @@ impl Bank {
         let sale = self.original_sale(request)?;
         let settled = sale.stage != SettlementStage::Open && !self.config.bugs.has(Bug::VoidAfterSettlement);
         if settled || sale.refunded_minor > 0 || sale.voided {
+            hit(if settled {
+                Mark::BankVoidSettled12
+            } else if sale.voided {
+                Mark::BankVoidVoided12
+            } else {
+                Mark::BankVoidRefunded12
+            });
             return Err(ResponseCode::InvalidTransaction);
         }
         if request.amount != sale.request.amount {
+            hit(Mark::BankVoidAmount13);
             return Err(ResponseCode::InvalidAmount);
         }
         if self.in_maintenance(now) {
+            hit(Mark::BankVoidMaintenance91);
             return Err(ResponseCode::IssuerUnavailable);
         }
+        hit(Mark::BankVoidApproved);
         let currency = request.amount.currency;
         let posting = Posting::transfer(
             request.trace.key(),
@@ -321,8 +369,10 @@ impl Bank {
     fn decide_balance(&self, now: Millis, request: &FinancialRequest) -> Result<Decision, ResponseCode> {
         let card = self.check_card(now, &request.pan, request.expiry)?;
         if self.in_maintenance(now) {
+            hit(Mark::BankBalanceMaintenance91);
             return Err(ResponseCode::IssuerUnavailable);
         }
+        hit(Mark::BankBalanceApproved);
         let balance_minor = self.balance_of(&AccountId::Cardholder(card.pan.clone()), card.currency);
         let mut decision = Decision::approved(Vec::new());
         decision.balance = Money::new(u64::try_from(balance_minor.max(0)).unwrap_or(0), card.currency);
@@ -335,11 +385,23 @@ impl Bank {
         let key = advice.trace.key();
         let every_copy = self.config.bugs.has(Bug::ReversalEveryCopy);
         let outcome = match self.state.transactions.get(&key) {
-            None if self.state.tombstones.contains(&key) => return None,
+            None if self.state.tombstones.contains(&key) => {
+                hit(Mark::BankReversalCopy);
+                return None;
+            }
             None if self.config.bugs.has(Bug::ReversalUnknownIgnored) => ReversalOutcome::Ignored,
-            None => ReversalOutcome::Tombstone,
-            Some(original) if original.reversed && !(every_copy && original.is_approved()) => return None,
-            Some(original) if !original.is_approved() => ReversalOutcome::OriginalDeclined,
+            None => {
+                hit(Mark::BankTombstoneCreated);
+                ReversalOutcome::Tombstone
+            }
+            Some(original) if original.reversed && !(every_copy && original.is_approved()) => {
+                hit(Mark::BankReversalCopy);
+                return None;
+            }
+            Some(original) if !original.is_approved() => {
+                hit(Mark::BankReversalDeclined);
+                ReversalOutcome::OriginalDeclined
+            }
             Some(_) => ReversalOutcome::Undone,
         };
         let postings = match outcome {
@@ -382,16 +444,30 @@ impl Bank {
             |from, to| Posting::transfer(key.clone(), kind.clone(), currency, from, to, amount_minor);
         match request.processing {
             ProcessingCode::Balance => Vec::new(),
-            ProcessingCode::Refund => vec![transfer(cardholder, merchant)],
-            ProcessingCode::Void => vec![transfer(cardholder, clearing)],
-            ProcessingCode::Sale if original.voided => Vec::new(),
+            ProcessingCode::Refund => {
+                hit(Mark::BankReversalRefund);
+                vec![transfer(cardholder, merchant)]
+            }
+            ProcessingCode::Void => {
+                hit(Mark::BankReversalVoid);
+                vec![transfer(cardholder, clearing)]
+            }
+            ProcessingCode::Sale if original.voided => {
+                hit(Mark::BankReversalSaleVoided);
+                Vec::new()
+            }
             ProcessingCode::Sale => {
+                hit(Mark::BankReversalSale);
+                if original.refunded_minor > 0 {
+                    hit(Mark::BankReversalSaleRefunded);
+                }
                 // What is still live of the sale goes back to the card; the
                 // part already refunded was paid by the merchant, who gets
                 // it back from clearing if the sale was never paid out.
                 let refunded = original.refunded_minor.min(amount_minor);
                 let remaining = minor(amount_minor - refunded);
                 let entries = if original.stage == SettlementStage::Paid {
+                    hit(Mark::BankReversalSalePaid);
                     vec![
                         (merchant, currency, -remaining),
                         (cardholder, currency, remaining),
@@ -460,6 +536,14 @@ impl Bank {
         } else {
             SettlementOutcome::Held
         };
+        hit(match outcome {
+            SettlementOutcome::Paid => Mark::BankSettlementPaid,
+            SettlementOutcome::Held => Mark::BankSettlementHeld,
+            SettlementOutcome::Mismatch => Mark::BankSettlementMismatch95,
+        });
+        if outcome == SettlementOutcome::Paid && totals.credit_count > 0 && totals.debit_count > 0 {
+            hit(Mark::BankSettlementCreditsAndDebits);
+        }
         let key = close.trace.key();
         let postings = if outcome == SettlementOutcome::Paid {
             let kind = PostingKind::Settlement {
@@ -522,6 +606,7 @@ impl Bank {
             let currency =
                 currency.or_else(|| self.state.merchants.get(merchant).map(|account| account.currency));
             let currency = currency.expect("a held batch's merchant exists");
+            hit(Mark::BankSettlementHeldPaid);
             let kind = PostingKind::HeldSettlementPaid {
                 terminal: terminal.clone(),
                 batch: *batch_number,

@@ -35,6 +35,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cover::{hit, Mark};
 use crate::node::{Bug, CrashPoint, Effect, Millis, Peer, StateMachine};
 use crate::wire::message::{Message, Mti};
 use crate::wire::typed::{
@@ -198,6 +199,7 @@ impl Bank {
         let key = request.trace.key();
         if let Some(stored) = self.state.transactions.get(&key) {
             if !self.config.bugs.has(Bug::BankNotIdempotent) {
+                hit(Mark::BankRepeatStored);
                 return vec![self.send(&WireMessage::FinancialResponse(stored.response.clone()))];
             }
         }
@@ -229,6 +231,7 @@ impl Bank {
         let batch_id = (close.trace.terminal.clone(), close.batch);
         if let Some(settled) = self.state.settlements.get(&batch_id) {
             if !self.config.bugs.has(Bug::BatchSettledTwice) {
+                hit(Mark::BankSettlementRepeat);
                 return vec![self.send(&WireMessage::BatchCloseResponse(settled.response.clone()))];
             }
         }
@@ -289,6 +292,9 @@ impl StateMachine for Bank {
     type Command = BankCommand;
 
     fn boot(config: BankConfig, journal: Vec<BankRecord>) -> Bank {
+        if !journal.is_empty() {
+            hit(Mark::BankRecovered);
+        }
         let state = BankState::opening(&config);
         let mut bank = Bank { config, state };
         for record in &journal {
@@ -313,13 +319,19 @@ impl StateMachine for Bank {
             Ok(message) => message,
             Err(MacError::Decode(_)) => return Vec::new(),
             Err(_) => match decode(bytes) {
-                Ok(message) => return self.refuse(&message, ResponseCode::SecurityViolation),
+                Ok(message) => {
+                    hit(Mark::BankRefusedSecurity63);
+                    return self.refuse(&message, ResponseCode::SecurityViolation);
+                }
                 Err(_) => return Vec::new(),
             },
         };
         let typed = match WireMessage::from_message(&message) {
             Ok(typed) => typed,
-            Err(error) => return self.refuse(&message, error.response_code()),
+            Err(error) => {
+                hit(Mark::BankRefusedMalformed);
+                return self.refuse(&message, error.response_code());
+            }
         };
         match typed {
             WireMessage::FinancialRequest(request) => self.on_financial(now, request),
@@ -359,6 +371,7 @@ impl StateMachine for Bank {
             } => self.held_payouts(merchant),
             _ => Vec::new(),
         };
+        hit(Mark::BankCommandApplied);
         let record = BankRecord::Commanded(records::Commanded {
             at: now,
             command,

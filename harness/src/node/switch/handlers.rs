@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::cover::{hit, hit_either, hit_if, Mark};
 use crate::node::{BankId, Bug, Effect, Millis, Peer};
 use crate::wire::typed::{
     BatchClose, BatchCloseResponse, BatchTotals, BatchUpload, BatchUploadResponse, FinancialRequest,
@@ -71,10 +72,15 @@ impl Switch {
         let message = match verified {
             Ok(message) => message,
             Err(MacError::Decode(_)) => return Err(Vec::new()),
-            Err(_) => return Err(answer(security_answer(bytes, key))),
+            Err(_) => {
+                hit(Mark::SwitchRefusedSecurity63);
+                return Err(answer(security_answer(bytes, key)));
+            }
         };
-        WireMessage::from_message(&message)
-            .map_err(|error| answer(error_answer(&message, error.response_code(), key)))
+        WireMessage::from_message(&message).map_err(|error| {
+            hit(Mark::SwitchRefusedMalformed);
+            answer(error_answer(&message, error.response_code(), key))
+        })
     }
 
     pub(super) fn on_terminal_message(
@@ -93,6 +99,7 @@ impl Switch {
             Err(answer) => return answer,
         };
         if message_terminal(&message).is_some_and(|named| named != terminal) {
+            hit(Mark::SwitchRefusedWrongTerminal12);
             let raw = message.to_message();
             let answer = error_answer(&raw, ResponseCode::InvalidTransaction, &link.key);
             return answer
@@ -148,24 +155,33 @@ impl Switch {
             if !self.bug(Bug::SwitchNoDedupe) {
                 return match &transaction.answer {
                     Some(answer) => {
+                        hit(Mark::SwitchRepeatStored);
                         self.send_terminal(terminal, &WireMessage::FinancialResponse(answer.clone()))
                     }
-                    None => Vec::new(),
+                    None => {
+                        hit(Mark::SwitchRepeatInFlight);
+                        Vec::new()
+                    }
                 };
             }
         } else if self.state.tombstones.contains(&key) {
+            hit(Mark::SwitchTombstoneConsumed);
             return self.answer_locally(terminal, &request, ResponseCode::InvalidTransaction);
         }
         if self.voids_a_batch_being_settled(terminal, &request) {
+            hit(Mark::SwitchVoidWhileSettling12);
             return self.answer_locally(terminal, &request, ResponseCode::InvalidTransaction);
         }
         let Some(bank) = self.config.route(&request.pan).cloned() else {
+            hit(Mark::SwitchNoRoute14);
             return self.answer_locally(terminal, &request, ResponseCode::InvalidCard);
         };
         let pending = self.state.in_flight().count() + self.state.reversals.len();
         if pending >= self.config.pending_max {
+            hit(Mark::SwitchPendingMax91);
             return self.answer_locally(terminal, &request, ResponseCode::IssuerUnavailable);
         }
+        hit(Mark::SwitchForwarded);
         let forwarded = WireMessage::FinancialRequest(request.clone());
         let record = SwitchRecord::Forwarded {
             key: key.clone(),
@@ -228,8 +244,14 @@ impl Switch {
         };
         if &transaction.bank != bank || transaction.answer.is_some() {
             // Late (after our 91) or duplicate: changes nothing.
+            hit(Mark::SwitchAnswerIgnored);
             return Vec::new();
         }
+        hit_either(
+            response.response.is_approved(),
+            Mark::SwitchAnswerApproved,
+            Mark::SwitchAnswerDeclined,
+        );
         let relayed = WireMessage::FinancialResponse(response.clone());
         let mut effects = self.commit(SwitchRecord::Answered {
             key: key.clone(),
@@ -251,6 +273,7 @@ impl Switch {
         if !unanswered {
             return Vec::new();
         }
+        hit(Mark::SwitchBankTimeout91);
         let mut effects = self.commit(SwitchRecord::TimedOut { key: key.clone() });
         effects.push(Self::crash_point(TIMEOUT_CRASH));
         effects.extend(self.send_stored_answer(key));
@@ -272,6 +295,7 @@ impl Switch {
             return Vec::new();
         };
         let mut advice = queued.advice.clone();
+        hit_either(queued.sent, Mark::SwitchSafRetried, Mark::SwitchSafSent);
         advice.repeat = queued.sent;
         advice.trace.transmitted = transmitted;
         queued.sent = true;
@@ -306,8 +330,14 @@ impl Switch {
                 .get(&key)
                 .is_some_and(|transaction| transaction.reversed);
         if already {
+            hit(Mark::SwitchReversalCopy);
             return self.send_terminal(terminal, &acknowledgement);
         }
+        hit_either(
+            self.state.transactions.contains_key(&key),
+            Mark::SwitchTerminalReversal,
+            Mark::SwitchTombstoneCreated,
+        );
         let mut effects = self.commit(SwitchRecord::TerminalReversed {
             key: key.clone(),
             advice,
@@ -335,6 +365,7 @@ impl Switch {
         if !ours || !response.response.is_approved() {
             return Vec::new();
         }
+        hit(Mark::SwitchSafAcknowledged);
         let mut effects = self.commit(SwitchRecord::ReversalAcknowledged { key: key.clone() });
         effects.push(Effect::CancelTimer(SwitchTimer::ReversalRetry(key)));
         effects.extend(self.send_waiting_settlements(now, bank));
@@ -361,10 +392,19 @@ impl Switch {
         let Some(settlement) = self.state.settlements.get(batch) else {
             return Vec::new();
         };
-        if settlement.answer.is_some() || self.state.reversals_pending_to(&settlement.bank) {
+        if settlement.answer.is_some() {
+            return Vec::new();
+        }
+        if self.state.reversals_pending_to(&settlement.bank) {
+            hit(Mark::SwitchSettlementWaits);
             return Vec::new();
         }
         let settlement = self.state.settlements.get_mut(batch).expect("checked above");
+        hit_either(
+            settlement.sent,
+            Mark::SwitchSettlementRetried,
+            Mark::SwitchSettlementSent,
+        );
         let mut message = settlement.message.clone();
         message.repeat = settlement.sent;
         message.trace.transmitted = transmitted;
@@ -395,8 +435,14 @@ impl Switch {
             &s.bank == bank && s.answer.is_none() && s.message.trace.key() == response.trace.key()
         });
         if !open || !decision {
+            hit_if(open, Mark::SwitchSettlementNoDecision);
             return Vec::new();
         }
+        hit_either(
+            response.response.is_approved(),
+            Mark::SwitchSettlementApproved,
+            Mark::SwitchSettlementMismatch95,
+        );
         let record = SwitchRecord::SettlementAcknowledged {
             terminal: batch.0.clone(),
             batch: batch.1,
@@ -414,16 +460,19 @@ impl Switch {
         let batch = (terminal.clone(), close.batch);
         match self.state.batches.get(&batch) {
             Some(BatchState::Closed { answer }) => {
+                hit(Mark::SwitchCloseRepeat);
                 return self.send_terminal(terminal, &WireMessage::BatchCloseResponse(answer.clone()));
             }
             Some(BatchState::Uploading { items }) if upload_complete(items, &close.totals) => {
                 let items: Vec<BatchUpload> = items.values().cloned().collect();
+                hit(Mark::SwitchCloseAfterUpload);
                 return self.close_after_upload(now, terminal, close, &items);
             }
             _ => {}
         }
         if self.state.capture_totals(terminal, close.batch) == close.totals {
             let settled = close.totals;
+            hit(Mark::SwitchCloseAgreed);
             return self.close_batch(now, terminal, close, (Vec::new(), Vec::new()), settled);
         }
         self.reconcile_error(terminal, &close)
@@ -431,6 +480,7 @@ impl Switch {
 
     /// Answer 95 and start a new upload round.
     fn reconcile_error(&mut self, terminal: &TerminalId, close: &BatchClose) -> SwitchEffects {
+        hit(Mark::SwitchCloseMismatch95);
         let record = SwitchRecord::CloseMismatch {
             terminal: terminal.clone(),
             batch: close.batch,
@@ -470,11 +520,17 @@ impl Switch {
             .filter(|key| !uploaded.contains(**key))
             .map(|key| (*key).clone());
         let uncaptured: Vec<TransactionKey> = uncaptured.collect();
-        let discrepancies = uploaded
+        let discrepancies: Vec<TransactionKey> = uploaded
             .iter()
             .filter(|key| !captured.contains_key(key))
             .cloned()
             .collect();
+        if !uncaptured.is_empty() {
+            hit(Mark::SwitchCloseUncaptured);
+        }
+        if !discrepancies.is_empty() {
+            hit(Mark::SwitchCloseDiscrepancy);
+        }
         self.close_batch(now, terminal, close, (uncaptured, discrepancies), settled)
     }
 
@@ -526,6 +582,7 @@ impl Switch {
     fn on_batch_upload(&mut self, terminal: &TerminalId, item: BatchUpload) -> SwitchEffects {
         let batch = (terminal.clone(), item.batch);
         let Some(BatchState::Uploading { items }) = self.state.batches.get(&batch) else {
+            hit(Mark::SwitchUploadRefused12);
             return self.send_terminal(terminal, &upload_answer(&item, ResponseCode::InvalidTransaction));
         };
         let acknowledgement = upload_answer(&item, ResponseCode::Approved);
@@ -533,8 +590,10 @@ impl Switch {
             .get(&item.item)
             .is_some_and(|stored| same_item(stored, &item))
         {
+            hit(Mark::SwitchUploadCopy);
             return self.send_terminal(terminal, &acknowledgement);
         }
+        hit(Mark::SwitchUploadStored);
         let record = SwitchRecord::Uploaded {
             terminal: terminal.clone(),
             batch: item.batch,
@@ -557,6 +616,7 @@ impl Switch {
             effects.push(Effect::Append(record));
         }
         if !in_flight.is_empty() {
+            hit(Mark::SwitchTimeoutAtBoot);
             effects.push(Effect::Sync);
             effects.push(Self::crash_point(TIMEOUT_CRASH));
         }

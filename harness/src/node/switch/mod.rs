@@ -272,6 +272,9 @@ impl StateMachine for Switch {
     type Command = SwitchCommand;
 
     fn boot(config: SwitchConfig, journal: Vec<SwitchRecord>) -> Switch {
+        if !journal.is_empty() {
+            crate::cover::hit(crate::cover::Mark::SwitchRecovered);
+        }
         let mut state = State::default();
         for record in &journal {
             state.apply(record);

@@ -3,6 +3,7 @@
 //! repeated as 0501.
 
 use super::{CloseSending, CloseStep, Effects, Terminal, TerminalRecord, TerminalTimer};
+use crate::cover::{hit, hit_either, Mark};
 use crate::node::{Effect, Millis, OperationId, Outcome};
 use crate::wire::typed::{BatchClose, BatchCloseResponse, BatchUpload, BatchUploadResponse, WireMessage};
 use crate::wire::types::{ApprovalCode, BatchNumber, ResponseCode};
@@ -18,6 +19,11 @@ impl Terminal {
             .filter(|(doubtful, _)| *doubtful == batch)
             .map(|(_, trace)| trace.clone());
         let repeat = in_doubt.is_some();
+        hit_either(
+            repeat,
+            Mark::TerminalCloseInDoubtRepeated,
+            Mark::TerminalCloseStarted,
+        );
         let trace = in_doubt.unwrap_or_else(|| self.trace(self.state.next_stan, now));
         let record = TerminalRecord::CloseStarted {
             operation,
@@ -120,6 +126,7 @@ impl Terminal {
             return;
         }
         if rejects_a_message(response.response) {
+            hit(Mark::TerminalCloseMessageRejected);
             return;
         }
         out.push(Effect::CancelTimer(TerminalTimer::BatchClose(close.batch)));
@@ -127,8 +134,10 @@ impl Terminal {
         match (sending.step, response.response) {
             (_, ResponseCode::Approved) => {
                 let uploaded = if close.mismatch {
+                    hit(Mark::TerminalClosedAfterUpload);
                     u32::from(self.upload_count())
                 } else {
+                    hit(Mark::TerminalClosed);
                     0
                 };
                 let operation = close.operation;
@@ -146,11 +155,15 @@ impl Terminal {
                 self.pump(now, out);
             }
             (CloseStep::Close, ResponseCode::ReconcileError) => {
+                hit(Mark::TerminalCloseMismatch95);
                 self.record(TerminalRecord::CloseMismatch { batch: close.batch }, out);
                 out.push(Effect::Sync);
                 self.send_close_step(now, 1, out);
             }
-            (_, code) => self.fail_close(now, Outcome::Declined { code }, out),
+            (_, code) => {
+                hit(Mark::TerminalCloseDeclined);
+                self.fail_close(now, Outcome::Declined { code }, out)
+            }
         }
     }
 
@@ -173,6 +186,7 @@ impl Terminal {
             return;
         }
         if rejects_a_message(response.response) {
+            hit(Mark::TerminalCloseMessageRejected);
             return;
         }
         out.push(Effect::CancelTimer(TerminalTimer::BatchUpload {
@@ -181,6 +195,7 @@ impl Terminal {
         }));
         self.close = None;
         if !response.response.is_approved() {
+            hit(Mark::TerminalUploadDeclined);
             return self.fail_close(
                 now,
                 Outcome::Declined {
@@ -189,6 +204,7 @@ impl Terminal {
                 out,
             );
         }
+        hit(Mark::TerminalUploadAcknowledged);
         self.record(
             TerminalRecord::UploadAcknowledged {
                 batch: close.batch,
@@ -222,12 +238,14 @@ impl Terminal {
         }
         self.close = None;
         if sending.attempts >= self.config.batch_attempts_max {
+            hit(Mark::TerminalCloseInDoubt);
             let reason = format!(
                 "host did not answer the batch close after {} attempts; batch {batch} stays open",
                 sending.attempts
             );
             return self.fail_close(now, Outcome::Refused { reason }, out);
         }
+        hit(Mark::TerminalCloseResent);
         self.send_close_step(now, sending.attempts + 1, out);
     }
 

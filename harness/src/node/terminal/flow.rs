@@ -1,6 +1,7 @@
 //! Financial requests, their answers and timeouts, and the reversal queue.
 
 use super::{Effects, ReversalSending, Terminal, TerminalCommand, TerminalRecord, TerminalTimer};
+use crate::cover::{hit, hit_either, Mark};
 use crate::node::{Bug, Effect, Millis, OperationId, Outcome, Shown};
 use crate::wire::message::Mti;
 use crate::wire::typed::{
@@ -29,14 +30,20 @@ impl Terminal {
             // The host may have closed this batch already: a new item in it
             // would never be settled (sale) or would break the settlement
             // totals (refund). A void is still asked: the host decides.
-            TerminalCommand::Sale { .. } | TerminalCommand::Refund { .. } if in_doubt => Err(format!(
-                "the close of batch {} got no answer and is in doubt: close the batch again first",
-                self.state.batch
-            )),
-            TerminalCommand::Sale { amount, .. } if amount.currency != self.config.currency => Err(format!(
-                "this terminal sells in {} only, not {}",
-                self.config.currency, amount.currency
-            )),
+            TerminalCommand::Sale { .. } | TerminalCommand::Refund { .. } if in_doubt => {
+                hit(Mark::TerminalRefusedInDoubt);
+                Err(format!(
+                    "the close of batch {} got no answer and is in doubt: close the batch again first",
+                    self.state.batch
+                ))
+            }
+            TerminalCommand::Sale { amount, .. } if amount.currency != self.config.currency => {
+                hit(Mark::TerminalRefusedCurrency);
+                Err(format!(
+                    "this terminal sells in {} only, not {}",
+                    self.config.currency, amount.currency
+                ))
+            }
             TerminalCommand::Sale { card, amount, .. } => Ok(Asked {
                 processing: ProcessingCode::Sale,
                 card,
@@ -73,13 +80,17 @@ impl Terminal {
         processing: ProcessingCode,
         amount: Option<Money>,
     ) -> Result<Asked, String> {
-        let transaction = (self.state.operations.get(&original))
-            .and_then(|key| self.state.transactions.get(key))
-            .ok_or_else(|| format!("original operation {original} unknown on this terminal"))?;
+        let transaction =
+            (self.state.operations.get(&original)).and_then(|key| self.state.transactions.get(key));
+        let Some(transaction) = transaction else {
+            hit(Mark::TerminalRefusedUnknownOriginal);
+            return Err(format!("original operation {original} unknown on this terminal"));
+        };
         // Only a sale this terminal saw approved can be refunded or voided: a
         // sale shown declined or failed may still be in flight or being
         // reversed at the host, and refunding it would pay for nothing.
         if transaction.request.processing != ProcessingCode::Sale || !transaction.approved() {
+            hit(Mark::TerminalRefusedNotApproved);
             return Err(format!(
                 "original operation {original} is not an approved sale on this terminal"
             ));
@@ -88,6 +99,7 @@ impl Terminal {
         // to settlement, and voiding one of its sales would make the host's
         // totals disagree with the switch's (found by exploration, seed 157).
         if processing == ProcessingCode::Void && transaction.request.batch != self.state.batch {
+            hit(Mark::TerminalRefusedVoidClosedBatch);
             return Err(format!(
                 "original operation {original} is in closed batch {}: refund it instead",
                 transaction.request.batch
@@ -130,6 +142,7 @@ impl Terminal {
     }
 
     fn send_request(&mut self, now: Millis, operation: OperationId, asked: Asked, out: &mut Effects) {
+        hit(Mark::TerminalRequestSent);
         let stan = self.state.next_stan;
         let batch = self.state.batch;
         let request = FinancialRequest {
@@ -198,11 +211,17 @@ impl Terminal {
                 | ResponseCode::SecurityViolation
                 | ResponseCode::FormatError
         ) {
+            hit(match code {
+                ResponseCode::SecurityViolation | ResponseCode::FormatError => Mark::TerminalMessageRejected,
+                _ => Mark::TerminalNoAnswer,
+            });
             return self.fail_request(now, key, code, out);
         }
         if code.is_approved() && response.approval.is_none() {
+            hit(Mark::TerminalApprovalWithoutCode);
             return; // An approval without DE38 is no usable answer: the timeout reverses it.
         }
+        hit_either(code.is_approved(), Mark::TerminalApproved, Mark::TerminalDeclined);
         Terminal::crash_point(out, "terminal.answer.before_record");
         let answered = TerminalRecord::Answered {
             key: key.clone(),
@@ -222,6 +241,7 @@ impl Terminal {
 
     pub(super) fn on_response_timeout(&mut self, now: Millis, key: TransactionKey, out: &mut Effects) {
         if self.in_flight.as_ref() == Some(&key) {
+            hit(Mark::TerminalTimeout);
             self.fail_request(now, key, ResponseCode::ResponseTooLate, out);
         }
     }
@@ -281,6 +301,7 @@ impl Terminal {
 
     pub(super) fn send_first_reversal(&mut self, now: Millis, key: TransactionKey, out: &mut Effects) {
         let repeat = self.repeat_first.remove(&key);
+        hit(Mark::TerminalReversalSent);
         Terminal::crash_point(out, "terminal.reversal.after_sync_before_send");
         self.send(&self.reversal_advice(&key, repeat, now), out);
         let delay_ms = self.config.reversal_retry_ms;
@@ -307,6 +328,7 @@ impl Terminal {
             self.reversal = None;
             return self.pump(now, out);
         }
+        hit(Mark::TerminalReversalRetried);
         let delay_ms = (sending.delay_ms.saturating_mul(2)).min(self.config.reversal_retry_cap_ms);
         self.send(&self.reversal_advice(&key, true, now), out);
         out.push(Effect::SetTimer {
@@ -334,6 +356,7 @@ impl Terminal {
         if self.state.transactions[&key].request.rrn != response.rrn {
             return;
         }
+        hit(Mark::TerminalReversalAcknowledged);
         self.record(TerminalRecord::ReversalAcknowledged { key: key.clone() }, out);
         out.push(Effect::Sync);
         self.repeat_first.remove(&key);

@@ -34,6 +34,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::{Bug, Bugs, Calendar, Effect, Millis, OperationId, OperationKind, Peer, Shown, StateMachine};
+use crate::cover::{hit, Mark};
 use crate::wire::mac::MacKey;
 use crate::wire::typed::{BatchTotals, FinancialRequest, Trace, WireMessage};
 use crate::wire::types::{
@@ -452,6 +453,9 @@ impl StateMachine for Terminal {
     type Command = TerminalCommand;
 
     fn boot(config: TerminalConfig, journal: Vec<TerminalRecord>) -> Terminal {
+        if !journal.is_empty() {
+            hit(Mark::TerminalRecovered);
+        }
         let mut state = State::new(config.terminal.clone());
         for record in &journal {
             state.apply(record);
@@ -486,6 +490,7 @@ impl StateMachine for Terminal {
             );
         }
         if !unanswered.is_empty() {
+            hit(Mark::TerminalBootReversed);
             out.push(Effect::Sync);
         }
         let unshown: Vec<OperationId> = (self.state.decisions.keys())
@@ -493,9 +498,11 @@ impl StateMachine for Terminal {
             .copied()
             .collect();
         for operation in unshown {
+            hit(Mark::TerminalBootShown);
             self.show(operation, &mut out);
         }
         for command in Vec::from(self.state.queue.clone()) {
+            hit(Mark::TerminalRefusedRestarted);
             let reason = "terminal restarted before the operation started".to_string();
             self.refuse(&command, reason, &mut out);
         }
@@ -541,6 +548,7 @@ impl StateMachine for Terminal {
     fn on_command(&mut self, now: Millis, command: TerminalCommand) -> Effects {
         let mut out = Vec::new();
         if self.state.queue.len() >= self.config.command_queue_max {
+            hit(Mark::TerminalRefusedQueueFull);
             out.push(Effect::Show(Shown {
                 terminal: self.config.terminal.clone(),
                 operation: command.operation(),
