@@ -100,7 +100,7 @@ fn asked(stan: u32, processing: ProcessingCode, minor: u64, original: Option<u32
         sender: Party::Switch,
         mti: 200,
         key: key(stan),
-        asked: Asked::Financial {
+        asked: Asked::Financial(FinancialAsked {
             processing,
             pan: Pan::new("4111111111111111").unwrap(),
             expiry: Expiry::from_wire("2812").unwrap(),
@@ -108,7 +108,7 @@ fn asked(stan: u32, processing: ProcessingCode, minor: u64, original: Option<u32
             merchant: MerchantId::new("MERCHANT0000001").unwrap(),
             batch: BatchNumber::new(1).unwrap(),
             original: original.map(key),
-        },
+        }),
     }
 }
 
@@ -116,11 +116,11 @@ fn asked(stan: u32, processing: ProcessingCode, minor: u64, original: Option<u32
 fn reversal_asked(stan: u32, minor: u64) -> RequestSeen {
     RequestSeen {
         mti: 420,
-        asked: Asked::Reversal {
+        asked: Asked::Reversal(ReversalAsked {
             processing: ProcessingCode::Sale,
             amount: eur(minor),
             reason: ResponseCode::ResponseTooLate,
-        },
+        }),
         ..asked(stan, ProcessingCode::Sale, minor, None)
     }
 }
@@ -129,13 +129,13 @@ fn reversal_asked(stan: u32, minor: u64) -> RequestSeen {
 fn settlement_asked(credits: (u64, u64), debits: (u64, u64)) -> RequestSeen {
     RequestSeen {
         mti: 500,
-        asked: Asked::Close {
+        asked: Asked::Close(CloseAsked {
             merchant: MerchantId::new("MERCHANT0000001").unwrap(),
             batch: BatchNumber::new(1).unwrap(),
             currency: Currency::EUR,
             credits,
             debits,
-        },
+        }),
         ..asked(9, ProcessingCode::Sale, 1, None)
     }
 }
@@ -146,8 +146,8 @@ fn set_expiry(history: &mut History, wire: &str) {
     let expiry = Expiry::from_wire(wire).unwrap();
     history.banks[0].cards[0].expiry = expiry;
     for request in &mut history.requests {
-        if let Asked::Financial { expiry: asked, .. } = &mut request.asked {
-            *asked = expiry;
+        if let Asked::Financial(asked) = &mut request.asked {
+            asked.expiry = expiry;
         }
     }
 }

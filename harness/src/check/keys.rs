@@ -8,37 +8,37 @@ use std::collections::BTreeMap;
 
 use super::ledger::violation;
 use super::{Invariant, Violation};
-use crate::history::{Asked, History, Party, RequestSeen};
+use crate::history::{Asked, FinancialAsked, History, Party};
 use crate::wire::types::{ResponseCode, TransactionKey};
 
-/// The fields that make a financial request the transaction it is; DE7 and
-/// the repeat flag change on retransmission and are not part of it.
-fn content(request: &RequestSeen) -> Option<String> {
-    match &request.asked {
-        Asked::Financial {
-            processing,
-            pan,
-            amount,
-            merchant,
-            original,
-            ..
-        } => Some(format!(
-            "{} {} card {} merchant {merchant}{}",
-            processing.to_wire(),
-            amount,
-            pan.masked(),
-            original
-                .as_ref()
-                .map(|original| format!(" of {original}"))
-                .unwrap_or_default()
-        )),
-        _ => None,
-    }
+/// Whether two requests under one key ask the same transaction: the card,
+/// the amount, the processing code, the merchant and the original. DE7 and
+/// the repeat flag change on retransmission; DE14 and DE60 are not
+/// compared.
+fn same_transaction(a: &FinancialAsked, b: &FinancialAsked) -> bool {
+    (a.processing, &a.pan, a.amount, &a.merchant, &a.original)
+        == (b.processing, &b.pan, b.amount, &b.merchant, &b.original)
+}
+
+/// A request's transaction in words, for evidence.
+fn describe(asked: &FinancialAsked) -> String {
+    let original = asked
+        .original
+        .as_ref()
+        .map(|original| format!(" of {original}"))
+        .unwrap_or_default();
+    format!(
+        "{} {} card {} merchant {}{original}",
+        asked.processing.to_wire(),
+        asked.amount,
+        asked.pan.masked(),
+        asked.merchant
+    )
 }
 
 /// A key's first content at a receiver, and when and with what content it
 /// was asked again with other content.
-type FirstAsked = (String, Option<(u64, String)>);
+type FirstAsked<'a> = (&'a FinancialAsked, Option<(u64, &'a FinancialAsked)>);
 
 /// See the module documentation.
 pub fn key_reuse(history: &History) -> Vec<Violation> {
@@ -73,11 +73,13 @@ pub fn key_reuse(history: &History) -> Vec<Violation> {
     }
     let mut first: BTreeMap<(&Party, &TransactionKey), FirstAsked> = BTreeMap::new();
     for request in &history.requests {
-        let Some(asked) = content(request) else { continue };
+        let Asked::Financial(asked) = &request.asked else {
+            continue;
+        };
         let entry = first
             .entry((&request.receiver, &request.key))
-            .or_insert_with(|| (asked.clone(), None));
-        if entry.0 != asked && entry.1.is_none() {
+            .or_insert((asked, None));
+        if entry.1.is_none() && !same_transaction(entry.0, asked) {
             entry.1 = Some((request.at_ms, asked));
         }
     }
@@ -96,8 +98,8 @@ pub fn key_reuse(history: &History) -> Vec<Violation> {
                 vec![key.clone()],
                 format!("{receiver} was asked {key} again with other content and still approved it"),
                 vec![
-                    format!("first asked: {original}"),
-                    format!("asked again at {since} ms: {asked}"),
+                    format!("first asked: {}", describe(original)),
+                    format!("asked again at {since} ms: {}", describe(asked)),
                     format!(
                         "0210 00 from {receiver} to {} at {} ms",
                         answer.receiver, answer.at_ms

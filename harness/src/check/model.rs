@@ -14,14 +14,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::calendar::BankCalendar;
 use super::ledger::violation;
+use super::rules::Rules;
+use super::view::NOT_A_DECISION;
 use super::{Invariant, Violation};
 use crate::history::{
-    Account, AnswerSeen, Asked, BankSetup, CardState, EffectType, History, Ledger, MerchantState,
-    OperatorAction, Party, Posting, RequestSeen,
+    Account, AnswerSeen, Asked, BankSetup, CardState, CloseAsked, EffectType, FinancialAsked, History,
+    Ledger, MerchantState, Party, Posting, RequestSeen,
 };
 use crate::wire::types::{
-    BatchNumber, Currency, Expiry, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId,
-    TransactionKey,
+    BatchNumber, Expiry, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId, TransactionKey,
 };
 
 /// A sale as the model knows it.
@@ -33,7 +34,6 @@ struct Sale<'a> {
     batch: (&'a TerminalId, BatchNumber),
     refunded: u64,
     voided: bool,
-    reversed: bool,
 }
 
 /// What an approved refund or void did, so its reversal can undo it.
@@ -52,11 +52,7 @@ struct Item<'a> {
 }
 
 struct Model<'a> {
-    setup: &'a BankSetup,
-    calendar: BankCalendar,
-    cards: BTreeMap<&'a Pan, CardState>,
-    merchants: BTreeMap<&'a MerchantId, MerchantState>,
-    maintenance_by_command: bool,
+    rules: Rules<'a>,
     balances: BTreeMap<&'a Account, i64>,
     usage: BTreeMap<(&'a Pan, i64), (u64, u32)>,
     refunds_today: BTreeMap<(&'a MerchantId, i64), u64>,
@@ -108,15 +104,7 @@ impl Allowed {
 impl<'a> Model<'a> {
     fn new(setup: &'a BankSetup, calendar: BankCalendar, ledger: &'a Ledger) -> Model<'a> {
         Model {
-            setup,
-            calendar,
-            cards: setup.cards.iter().map(|card| (&card.pan, card.state)).collect(),
-            merchants: setup
-                .merchants
-                .iter()
-                .map(|merchant| (&merchant.id, merchant.state))
-                .collect(),
-            maintenance_by_command: false,
+            rules: Rules::opening(setup, calendar),
             balances: ledger
                 .opening
                 .iter()
@@ -134,23 +122,6 @@ impl<'a> Model<'a> {
         }
     }
 
-    fn command(&mut self, command: &'a OperatorAction) {
-        match command {
-            OperatorAction::SetCardState { pan, state } => {
-                if let Some(card) = self.cards.get_mut(pan) {
-                    *card = *state;
-                }
-            }
-            OperatorAction::SetMerchantState { merchant, state } => {
-                if let Some(account) = self.merchants.get_mut(merchant) {
-                    *account = *state;
-                }
-            }
-            OperatorAction::BeginMaintenance => self.maintenance_by_command = true,
-            OperatorAction::EndMaintenance => self.maintenance_by_command = false,
-        }
-    }
-
     fn post(&mut self, posting: &'a Posting) {
         for entry in &posting.entries {
             *self.balances.entry(&entry.account).or_default() += entry.minor;
@@ -162,24 +133,19 @@ impl<'a> Model<'a> {
     }
 
     fn in_maintenance(&self, at_ms: u64) -> bool {
-        self.maintenance_by_command
-            || self
-                .setup
-                .maintenance
-                .iter()
-                .any(|(start, end)| *start <= at_ms && at_ms < *end)
+        self.rules.in_maintenance(Some(at_ms))
     }
 
     /// Card checks of a sale and a balance inquiry: 14, 54, 57, 62.
     fn card_codes(&self, pan: &Pan, expiry: Expiry, at_ms: u64, codes: &mut BTreeSet<ResponseCode>) -> bool {
-        let Some(card) = self.setup.cards.iter().find(|card| &card.pan == pan) else {
+        let Some((card, state)) = self.rules.cards.get(pan) else {
             codes.insert(ResponseCode::InvalidCard);
             return false;
         };
-        if card.expiry != expiry || self.calendar.is_expired(card.expiry, at_ms) {
+        if card.expiry != expiry || self.rules.calendar.is_expired(card.expiry, at_ms) {
             codes.insert(ResponseCode::ExpiredCard);
         }
-        match self.cards.get(pan).copied().unwrap_or(card.state) {
+        match state {
             CardState::Active => {}
             CardState::Frozen | CardState::NotActivated => {
                 codes.insert(ResponseCode::NotPermittedToCardholder);
@@ -196,16 +162,12 @@ impl<'a> Model<'a> {
         if !self.card_codes(pan, expiry, at_ms, &mut codes) {
             return Allowed::of(codes);
         }
-        let card = self
-            .setup
-            .cards
-            .iter()
-            .find(|card| &card.pan == pan)
-            .expect("checked above");
+        let (card, _) = self.rules.cards[pan];
         if self
+            .rules
             .merchants
             .get(merchant)
-            .is_none_or(|state| *state == MerchantState::Blacklisted)
+            .is_none_or(|(_, state)| *state == MerchantState::Blacklisted)
         {
             codes.insert(ResponseCode::NotPermittedToTerminal);
         }
@@ -215,7 +177,7 @@ impl<'a> Model<'a> {
         }
         let (used, count) = self
             .usage
-            .get(&(pan, self.calendar.day(at_ms)))
+            .get(&(pan, self.rules.day(at_ms)))
             .copied()
             .unwrap_or_default();
         let over_transaction = card
@@ -246,20 +208,19 @@ impl<'a> Model<'a> {
         pan: &Pan,
         merchant: &MerchantId,
     ) -> Option<&Sale<'a>> {
-        let sale = self.sales.get(original?)?;
-        (!sale.reversed && sale.pan == pan && sale.merchant == merchant).then_some(sale)
+        let original = original?;
+        let sale = self.sales.get(original)?;
+        let live = !self.reversed.contains(original);
+        (live && sale.pan == pan && sale.merchant == merchant).then_some(sale)
     }
 
-    fn refund(&self, asked: &Financial<'a>, at_ms: u64) -> Allowed {
+    fn refund(&self, asked: &FinancialAsked, at_ms: u64) -> Allowed {
         let mut codes = BTreeSet::new();
-        let Some(sale) = self.original(asked.original, asked.pan, asked.merchant) else {
+        let Some(sale) = self.original(asked.original.as_ref(), &asked.pan, &asked.merchant) else {
             return Allowed::OneOf([ResponseCode::InvalidTransaction].into());
         };
-        let account = self
-            .setup
-            .merchants
-            .iter()
-            .find(|account| &account.id == asked.merchant);
+        let merchant = self.rules.merchants.get(&asked.merchant);
+        let account = merchant.map(|(account, _)| *account);
         if sale.voided
             || account
                 .and_then(|account| account.refund_window_ms)
@@ -275,12 +236,12 @@ impl<'a> Model<'a> {
         if minor == 0 || asked.amount.currency != sale.amount.currency || over_cap || minor > remaining {
             codes.insert(ResponseCode::InvalidAmount);
         }
-        if self.merchants.get(asked.merchant) != Some(&MerchantState::Active) {
+        if merchant.is_none_or(|(_, state)| *state != MerchantState::Active) {
             codes.insert(ResponseCode::NotPermittedToTerminal);
         }
         let today = self
             .refunds_today
-            .get(&(asked.merchant, self.calendar.day(at_ms)))
+            .get(&(&asked.merchant, self.rules.day(at_ms)))
             .copied()
             .unwrap_or(0);
         if account
@@ -298,9 +259,9 @@ impl<'a> Model<'a> {
         Allowed::of(codes)
     }
 
-    fn void(&self, asked: &Financial<'a>, at_ms: u64) -> Allowed {
+    fn void(&self, asked: &FinancialAsked, at_ms: u64) -> Allowed {
         let mut codes = BTreeSet::new();
-        let Some(sale) = self.original(asked.original, asked.pan, asked.merchant) else {
+        let Some(sale) = self.original(asked.original.as_ref(), &asked.pan, &asked.merchant) else {
             return Allowed::OneOf([ResponseCode::InvalidTransaction].into());
         };
         if self.settled.contains(&sale.batch) || sale.refunded > 0 || sale.voided {
@@ -315,17 +276,18 @@ impl<'a> Model<'a> {
         Allowed::of(codes)
     }
 
-    fn financial(&self, asked: &Financial<'a>, key: &TransactionKey, at_ms: u64) -> Allowed {
+    fn financial(&self, asked: &FinancialAsked, key: &TransactionKey, at_ms: u64) -> Allowed {
         if self.tombstones.contains(key) {
             return Allowed::OneOf([ResponseCode::InvalidTransaction].into());
         }
         match asked.processing {
-            ProcessingCode::Sale => self.sale(asked.pan, asked.expiry, asked.amount, asked.merchant, at_ms),
+            ProcessingCode::Sale => self.sale(&asked.pan, asked.expiry, asked.amount, &asked.merchant, at_ms),
             ProcessingCode::Refund => self.refund(asked, at_ms),
             ProcessingCode::Void => self.void(asked, at_ms),
             ProcessingCode::Balance => {
                 let mut codes = BTreeSet::new();
-                if self.card_codes(asked.pan, asked.expiry, at_ms, &mut codes) && self.in_maintenance(at_ms) {
+                if self.card_codes(&asked.pan, asked.expiry, at_ms, &mut codes) && self.in_maintenance(at_ms)
+                {
                     codes.insert(ResponseCode::IssuerUnavailable);
                 }
                 Allowed::of(codes)
@@ -334,35 +296,35 @@ impl<'a> Model<'a> {
     }
 
     /// Take in an approved financial request.
-    fn approved(&mut self, asked: &Financial<'a>, request: &'a RequestSeen) {
+    fn approved(&mut self, asked: &'a FinancialAsked, request: &'a RequestSeen) {
         let key = &request.key;
         let at_ms = request.clock_ms;
-        let day = self.calendar.day(at_ms);
+        let day = self.rules.day(at_ms);
         let minor = asked.amount.amount.minor_units();
         let follow = match asked.processing {
             ProcessingCode::Sale => {
-                let usage = self.usage.entry((asked.pan, day)).or_default();
+                let usage = self.usage.entry((&asked.pan, day)).or_default();
                 usage.0 += minor;
                 usage.1 += 1;
                 self.sales.insert(
                     key,
                     Sale {
-                        pan: asked.pan,
-                        merchant: asked.merchant,
+                        pan: &asked.pan,
+                        merchant: &asked.merchant,
                         amount: asked.amount,
                         at_ms,
                         batch: (&key.terminal, asked.batch),
                         refunded: 0,
                         voided: false,
-                        reversed: false,
                     },
                 );
                 Follow::Other
             }
             ProcessingCode::Refund => {
-                *self.refunds_today.entry((asked.merchant, day)).or_default() += minor;
+                *self.refunds_today.entry((&asked.merchant, day)).or_default() += minor;
                 match asked
                     .original
+                    .as_ref()
                     .and_then(|original| self.sales.get_mut(original).map(|sale| (original, sale)))
                 {
                     Some((original, sale)) => {
@@ -377,6 +339,7 @@ impl<'a> Model<'a> {
             }
             ProcessingCode::Void => match asked
                 .original
+                .as_ref()
                 .and_then(|original| self.sales.get_mut(original).map(|sale| (original, sale)))
             {
                 Some((original, sale)) => {
@@ -396,7 +359,7 @@ impl<'a> Model<'a> {
                     key,
                     sale: asked.processing == ProcessingCode::Sale,
                     amount: asked.amount,
-                    merchant: asked.merchant,
+                    merchant: &asked.merchant,
                 });
         }
     }
@@ -409,9 +372,6 @@ impl<'a> Model<'a> {
         }
         if !self.reversed.insert(key) {
             return;
-        }
-        if let Some(sale) = self.sales.get_mut(key) {
-            sale.reversed = true;
         }
         match self.follows.get(key) {
             Some(Follow::Refund { sale, minor }) => {
@@ -431,14 +391,14 @@ impl<'a> Model<'a> {
     /// What a settlement of `batch` may be answered: 00 when its totals
     /// are the batch's live sales and refunds, of its merchant and
     /// currency, else 95.
-    fn close(&self, batch: (&TerminalId, BatchNumber), asked: &Close) -> Allowed {
+    fn close(&self, batch: (&TerminalId, BatchNumber), asked: &CloseAsked) -> Allowed {
         let mut totals = ((0u64, 0u64), (0u64, 0u64));
-        let mut foreign = !self.merchants.contains_key(asked.merchant);
+        let mut foreign = !self.rules.merchants.contains_key(&asked.merchant);
         for item in self.items.get(&batch).into_iter().flatten() {
             if self.reversed.contains(item.key) || self.sales.get(item.key).is_some_and(|sale| sale.voided) {
                 continue;
             }
-            foreign |= item.amount.currency != asked.currency || item.merchant != asked.merchant;
+            foreign |= item.amount.currency != asked.currency || item.merchant != &asked.merchant;
             let side = if item.sale { &mut totals.1 } else { &mut totals.0 };
             side.0 += 1;
             side.1 += item.amount.amount.minor_units();
@@ -451,35 +411,11 @@ impl<'a> Model<'a> {
     }
 }
 
-/// A financial request's fields.
-struct Financial<'a> {
-    processing: ProcessingCode,
-    pan: &'a Pan,
-    expiry: Expiry,
-    amount: Money,
-    merchant: &'a MerchantId,
-    batch: BatchNumber,
-    original: Option<&'a TransactionKey>,
-}
-
-/// A close's fields.
-struct Close<'a> {
-    merchant: &'a MerchantId,
-    currency: Currency,
-    credits: (u64, u64),
-    debits: (u64, u64),
-}
-
 /// The bank's decisive answer to each key, as the switch received it.
 fn answers_of<'a>(history: &'a History, bank: &Party) -> BTreeMap<(&'a TransactionKey, u16), &'a AnswerSeen> {
     let mut answers = BTreeMap::new();
-    let not_decisions = [
-        ResponseCode::Duplicate,
-        ResponseCode::SecurityViolation,
-        ResponseCode::FormatError,
-    ];
     for answer in history.answers.iter().filter(|answer| &answer.sender == bank) {
-        if !not_decisions.contains(&answer.response) {
+        if !NOT_A_DECISION.contains(&answer.response) {
             answers.entry((&answer.key, answer.mti)).or_insert(answer);
         }
     }
@@ -494,14 +430,15 @@ fn owners(ledger: &Ledger, arrivals: &[&RequestSeen]) -> Vec<usize> {
     let mut at = 0;
     for posting in &ledger.postings {
         let owns = |request: &RequestSeen| match (&request.asked, posting.effect) {
-            (Asked::Financial { .. }, EffectType::Sale | EffectType::Refund | EffectType::Void) => {
+            (Asked::Financial(_), EffectType::Sale | EffectType::Refund | EffectType::Void) => {
                 posting.key.as_ref() == Some(&request.key)
                     && posting.at_ms.is_none_or(|at_ms| at_ms == request.clock_ms)
             }
-            (Asked::Reversal { .. }, EffectType::Reversal) => posting.key.as_ref() == Some(&request.key),
-            (Asked::Close { batch, .. }, EffectType::Settlement) => {
-                posting.batch.as_ref() == Some(&(request.key.terminal.clone(), *batch))
-            }
+            (Asked::Reversal(_), EffectType::Reversal) => posting.key.as_ref() == Some(&request.key),
+            (Asked::Close(close), EffectType::Settlement) => posting
+                .batch
+                .as_ref()
+                .is_some_and(|(terminal, batch)| *terminal == request.key.terminal && *batch == close.batch),
             _ => false,
         };
         if let Some(found) = arrivals[at..].iter().position(|request| owns(request)) {
@@ -570,32 +507,15 @@ fn judge_bank<'a>(
             .next_if(|command| command.after_postings <= posted as u64 && command.at_ms <= request.clock_ms)
         {
             ambiguous |= command.at_ms == request.clock_ms;
-            model.command(&command.command);
+            model.rules.apply(command);
         }
         match &request.asked {
-            Asked::Financial {
-                processing,
-                pan,
-                expiry,
-                amount,
-                merchant,
-                batch,
-                original,
-            } => {
-                let asked = Financial {
-                    processing: *processing,
-                    pan,
-                    expiry: *expiry,
-                    amount: *amount,
-                    merchant,
-                    batch: *batch,
-                    original: original.as_ref(),
-                };
+            Asked::Financial(asked) => {
                 let answer = answers.get(&(&request.key, 210));
                 let first_time = model.decided.insert(&request.key);
                 let still_open = answer.is_none_or(|answer| answer.at_ms >= request.at_ms) || first_time;
                 if still_open && !ambiguous {
-                    let allowed = model.financial(&asked, &request.key, request.clock_ms);
+                    let allowed = model.financial(asked, &request.key, request.clock_ms);
                     moments
                         .entry(&request.key)
                         .or_default()
@@ -604,10 +524,10 @@ fn judge_bank<'a>(
                 let approved = answer.is_some_and(|answer| answer.response.is_approved())
                     || owned.contains(&(index, &request.key));
                 if approved && first_time {
-                    model.approved(&asked, request);
+                    model.approved(asked, request);
                 }
             }
-            Asked::Reversal { .. } => {
+            Asked::Reversal(_) => {
                 model.reversal(&request.key);
                 if let Some(answer) = answers
                     .get(&(&request.key, 430))
@@ -626,24 +546,13 @@ fn judge_bank<'a>(
                     ));
                 }
             }
-            Asked::Close {
-                merchant,
-                batch,
-                currency,
-                credits,
-                debits,
-            } => {
-                let asked = Close {
-                    merchant,
-                    currency: *currency,
-                    credits: *credits,
-                    debits: *debits,
-                };
-                let allowed = model.close((&request.key.terminal, *batch), &asked);
+            Asked::Close(asked) => {
+                let batch = asked.batch;
+                let allowed = model.close((&request.key.terminal, batch), asked);
                 let answer = answers.get(&(&request.key, 510));
                 if let Some(answer) = answer {
                     if answer.response.is_approved() {
-                        model.settled.insert((&request.key.terminal, *batch));
+                        model.settled.insert((&request.key.terminal, batch));
                     }
                     let first = model.decided.insert(&request.key);
                     if first && !ambiguous && !allowed.allows(answer.response) {
@@ -657,7 +566,10 @@ fn judge_bank<'a>(
                                 answer.response.to_wire(),
                                 allowed.describe()
                             ),
-                            vec![format!("asked: credits {credits:?}, debits {debits:?} in {currency}")],
+                            vec![format!(
+                                "asked: credits {:?}, debits {:?} in {}",
+                                asked.credits, asked.debits, asked.currency
+                            )],
                         ));
                     }
                 }

@@ -7,29 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::history::{Asked, History, Party, RequestSeen};
-use crate::wire::types::{BatchNumber, MerchantId, ProcessingCode, TerminalId, TransactionKey};
-
-/// The first financial request of a key that reached a bank: what that
-/// bank was asked to decide.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Asking<'a> {
-    /// The request as it arrived.
-    pub seen: &'a RequestSeen,
-    /// DE3.
-    pub processing: ProcessingCode,
-    /// DE42.
-    pub merchant: &'a MerchantId,
-    /// DE60.
-    pub batch: BatchNumber,
-    /// The sale a refund or void names.
-    pub original: Option<&'a TransactionKey>,
-}
+use crate::history::{Asked, FinancialAsked, History, Party};
+use crate::wire::types::{BatchNumber, ProcessingCode, TerminalId, TransactionKey};
 
 /// The requests of a run, indexed.
 pub(super) struct Observed<'a> {
-    /// The first financial request of each key at a bank.
-    asked: BTreeMap<&'a TransactionKey, Asking<'a>>,
+    /// What a bank was first asked under each key: what it decided.
+    asked: BTreeMap<&'a TransactionKey, &'a FinancialAsked>,
     /// Sales and refunds asked of a bank, by terminal batch.
     batches: BTreeMap<(&'a TerminalId, BatchNumber), Vec<&'a TransactionKey>>,
     /// Whether any request was seen at all: a history without them (an old
@@ -41,38 +25,22 @@ pub(super) struct Observed<'a> {
 impl<'a> Observed<'a> {
     /// Index the requests of `history`.
     pub fn of(history: &'a History) -> Observed<'a> {
-        let mut asked: BTreeMap<&TransactionKey, Asking> = BTreeMap::new();
+        let mut asked: BTreeMap<&TransactionKey, &FinancialAsked> = BTreeMap::new();
         let mut batches: BTreeMap<(&TerminalId, BatchNumber), Vec<&TransactionKey>> = BTreeMap::new();
         for seen in &history.requests {
-            if !matches!(seen.receiver, Party::Bank(_)) {
-                continue;
-            }
-            let Asked::Financial {
-                processing,
-                merchant,
-                batch,
-                original,
-                ..
-            } = &seen.asked
-            else {
+            let (Party::Bank(_), Asked::Financial(financial)) = (&seen.receiver, &seen.asked) else {
                 continue;
             };
             if asked.contains_key(&seen.key) {
                 continue;
             }
-            asked.insert(
-                &seen.key,
-                Asking {
-                    seen,
-                    processing: *processing,
-                    merchant,
-                    batch: *batch,
-                    original: original.as_ref(),
-                },
-            );
-            if matches!(processing, ProcessingCode::Sale | ProcessingCode::Refund) {
+            asked.insert(&seen.key, financial);
+            if matches!(
+                financial.processing,
+                ProcessingCode::Sale | ProcessingCode::Refund
+            ) {
                 batches
-                    .entry((&seen.key.terminal, *batch))
+                    .entry((&seen.key.terminal, financial.batch))
                     .or_default()
                     .push(&seen.key);
             }
@@ -85,13 +53,13 @@ impl<'a> Observed<'a> {
     }
 
     /// What a bank was first asked under `key`.
-    pub fn asking(&self, key: &TransactionKey) -> Option<&Asking<'a>> {
-        self.asked.get(key)
+    pub fn asking(&self, key: &TransactionKey) -> Option<&'a FinancialAsked> {
+        self.asked.get(key).copied()
     }
 
     /// The sale a refund or void of `key` names.
     pub fn original_of(&self, key: &TransactionKey) -> Option<&'a TransactionKey> {
-        self.asked.get(key).and_then(|asking| asking.original)
+        self.asked.get(key).and_then(|asked| asked.original.as_ref())
     }
 
     /// The sales asked in a terminal batch.
@@ -104,7 +72,7 @@ impl<'a> Observed<'a> {
             .filter(|key| {
                 self.asked
                     .get(key)
-                    .is_some_and(|asking| asking.processing == ProcessingCode::Sale)
+                    .is_some_and(|asked| asked.processing == ProcessingCode::Sale)
             })
             .collect()
     }
@@ -112,7 +80,7 @@ impl<'a> Observed<'a> {
     /// The terminal batch a sale or refund was asked in.
     pub fn batch_of(&self, key: &TransactionKey) -> Option<(&'a TerminalId, BatchNumber)> {
         self.asked
-            .get(key)
-            .map(|asking| (&asking.seen.key.terminal, asking.batch))
+            .get_key_value(key)
+            .map(|(key, asked)| (&key.terminal, asked.batch))
     }
 }

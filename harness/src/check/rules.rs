@@ -14,17 +14,21 @@ use crate::history::{
 };
 use crate::wire::types::{MerchantId, Pan, ProcessingCode, TransactionKey};
 
-/// The rules of one bank as they stand at one point of its posting log.
-struct Rules<'a> {
+/// The rules of one bank as they stand at one point of its history: its
+/// setup with the operator commands carried out so far (`card-rules` and
+/// the bank model of `availability` both judge by them).
+pub(super) struct Rules<'a> {
     setup: &'a BankSetup,
-    calendar: BankCalendar,
-    cards: BTreeMap<&'a Pan, (&'a CardSetup, CardState)>,
-    merchants: BTreeMap<&'a MerchantId, (&'a MerchantSetup, MerchantState)>,
+    pub calendar: BankCalendar,
+    /// Each card as opened, with its state now.
+    pub cards: BTreeMap<&'a Pan, (&'a CardSetup, CardState)>,
+    /// Each merchant as opened, with its state now.
+    pub merchants: BTreeMap<&'a MerchantId, (&'a MerchantSetup, MerchantState)>,
     maintenance_by_command: bool,
 }
 
 impl<'a> Rules<'a> {
-    fn opening(setup: &'a BankSetup, calendar: BankCalendar) -> Rules<'a> {
+    pub fn opening(setup: &'a BankSetup, calendar: BankCalendar) -> Rules<'a> {
         Rules {
             setup,
             calendar,
@@ -42,7 +46,7 @@ impl<'a> Rules<'a> {
         }
     }
 
-    fn apply(&mut self, command: &OperatorCommand) {
+    pub fn apply(&mut self, command: &OperatorCommand) {
         match &command.command {
             OperatorAction::SetCardState { pan, state } => {
                 if let Some(card) = self.cards.get_mut(pan) {
@@ -59,7 +63,7 @@ impl<'a> Rules<'a> {
         }
     }
 
-    fn in_maintenance(&self, at_ms: Option<u64>) -> bool {
+    pub fn in_maintenance(&self, at_ms: Option<u64>) -> bool {
         self.maintenance_by_command
             || at_ms.is_some_and(|at| {
                 self.setup
@@ -69,7 +73,7 @@ impl<'a> Rules<'a> {
             })
     }
 
-    fn day(&self, at_ms: u64) -> i64 {
+    pub fn day(&self, at_ms: u64) -> i64 {
         self.calendar.day(at_ms)
     }
 }

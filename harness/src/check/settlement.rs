@@ -10,7 +10,7 @@ use super::ledger::{cardholder_net, describe, reversed_keys, violation};
 use super::observed::Observed;
 use super::{Invariant, Violation};
 use crate::history::{Account, Asked, EffectType, History, Ledger, Party, Posting};
-use crate::wire::types::{BatchNumber, Currency, TerminalId, TransactionKey};
+use crate::wire::types::{BatchNumber, Currency, MerchantId, ProcessingCode, TerminalId, TransactionKey};
 
 /// The sale a posting acts on: its own key for a sale or the reversal of a
 /// sale, the named original for a refund or void and for their reversals.
@@ -104,11 +104,11 @@ impl SaleState {
 }
 
 /// What a settlement posting credited, per merchant.
-fn merchant_credits(posting: &Posting) -> BTreeMap<&Account, i64> {
+fn merchant_credits(posting: &Posting) -> BTreeMap<&MerchantId, i64> {
     let mut credits = BTreeMap::new();
     for entry in &posting.entries {
-        if matches!(entry.account, Account::Merchant(_)) {
-            *credits.entry(&entry.account).or_default() += entry.minor;
+        if let Account::Merchant(merchant) = &entry.account {
+            *credits.entry(merchant).or_default() += entry.minor;
         }
     }
     credits
@@ -159,7 +159,7 @@ fn payouts(ledger: &Ledger, observed: &Observed) -> Vec<Violation> {
                     state.reversed = true;
                 } else if observed
                     .asking(key)
-                    .is_some_and(|asking| asking.processing == crate::wire::types::ProcessingCode::Void)
+                    .is_some_and(|asked| asked.processing == ProcessingCode::Void)
                 {
                     if let Some(state) = observed.original_of(key).and_then(|sale| sales.get_mut(sale)) {
                         state.voids -= 1;
@@ -181,14 +181,12 @@ fn payouts(ledger: &Ledger, observed: &Observed) -> Vec<Violation> {
                     .sum();
                 let credits = merchant_credits(posting);
                 let credited: i64 = credits.values().sum();
-                let merchants: BTreeSet<String> = items
+                let merchants: BTreeSet<&MerchantId> = items
                     .iter()
                     .filter_map(|item| observed.asking(item))
-                    .map(|asking| format!("merchant {}", asking.merchant))
+                    .map(|asked| &asked.merchant)
                     .collect();
-                let wrong_merchant = credits
-                    .keys()
-                    .any(|account| !merchants.contains(&account.to_string()));
+                let wrong_merchant = credits.keys().any(|merchant| !merchants.contains(merchant));
                 if credited != owed as i64 || (wrong_merchant && !merchants.is_empty()) {
                     let mut evidence = vec![describe(ledger, posting)];
                     evidence.extend(items.iter().map(|item| {
@@ -285,9 +283,10 @@ fn acknowledged_paid(history: &History, ledger: &Ledger) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut seen = BTreeSet::new();
     for request in history.requests.iter().filter(|request| request.receiver == bank) {
-        let Asked::Close { batch, .. } = &request.asked else {
+        let Asked::Close(close) = &request.asked else {
             continue;
         };
+        let batch = &close.batch;
         if !acknowledged.contains(&request.key) || !seen.insert(&request.key) {
             continue;
         }

@@ -37,6 +37,14 @@ fn net_on_accounts(postings: &[(&Posting, String)]) -> BTreeMap<String, i64> {
     net
 }
 
+/// Answers that decide nothing: 94 means "no new effect"; 63 and 30 reject
+/// a message that was not authentic or well formed.
+pub(super) const NOT_A_DECISION: [ResponseCode; 3] = [
+    ResponseCode::Duplicate,
+    ResponseCode::SecurityViolation,
+    ResponseCode::FormatError,
+];
+
 /// The distinct (DE39, DE38) answers per (receiver, key, MTI).
 type AnswerGroups<'a> =
     BTreeMap<(&'a Party, &'a TransactionKey, u16), BTreeSet<(ResponseCode, Option<String>)>>;
@@ -47,14 +55,7 @@ type AnswerGroups<'a> =
 pub fn same_answer(history: &History) -> Vec<Violation> {
     let mut groups: AnswerGroups = BTreeMap::new();
     for answer in &history.answers {
-        // 94 means "no new effect"; 63 and 30 reject a message that was not
-        // authentic or well formed: none of them decides the transaction.
-        let not_a_decision = [
-            ResponseCode::Duplicate,
-            ResponseCode::SecurityViolation,
-            ResponseCode::FormatError,
-        ];
-        if not_a_decision.contains(&answer.response) {
+        if NOT_A_DECISION.contains(&answer.response) {
             continue;
         }
         let approval = answer.approval.as_ref().map(|code| code.to_string());

@@ -23,7 +23,7 @@ pub use bank::{
     Account, BankId, BankSetup, CardSetup, CardState, EffectType, Entry, Epoch, HeldPayout, Ledger,
     MerchantSetup, MerchantState, OperatorAction, OperatorCommand, Posting,
 };
-pub use request::{Asked, RequestSeen};
+pub use request::{Asked, CloseAsked, FinancialAsked, RequestSeen, ReversalAsked};
 
 use crate::wire::types::{
     ApprovalCode, Money, Pan, ProcessingCode, ResponseCode, Rrn, TerminalId, TransactionKey,

@@ -41,51 +41,56 @@ pub struct RequestSeen {
 #[serde(rename_all = "snake_case")]
 pub enum Asked {
     /// A 0200/0201: sale, refund, void or balance inquiry.
-    Financial {
-        /// DE3.
-        processing: ProcessingCode,
-        /// DE2.
-        pan: Pan,
-        /// DE14.
-        expiry: Expiry,
-        /// DE4 with DE49.
-        amount: Money,
-        /// DE42.
-        merchant: MerchantId,
-        /// DE60: the terminal batch the item belongs to.
-        batch: BatchNumber,
-        /// The original a refund or void names (DE41 with DE90's date and
-        /// STAN).
-        original: Option<TransactionKey>,
-    },
+    Financial(FinancialAsked),
     /// A 0420/0421 reversal advice.
-    Reversal {
-        /// DE3 of the request it reverses.
-        processing: ProcessingCode,
-        /// DE4 with DE49.
-        amount: Money,
-        /// DE39: why (68 timeout, 96 malfunction, ...).
-        reason: ResponseCode,
-    },
+    Reversal(ReversalAsked),
     /// A 0500/0501 batch close (terminal to switch) or settlement (switch
     /// to bank).
-    Close {
-        /// DE42.
-        merchant: MerchantId,
-        /// DE60.
-        batch: BatchNumber,
-        /// DE49.
-        currency: Currency,
-        /// DE74, DE86: refunds.
-        credits: (u64, u64),
-        /// DE76, DE88: sales.
-        debits: (u64, u64),
-    },
+    Close(CloseAsked),
 }
 
-impl RequestSeen {
-    /// The terminal the request is about (DE41 of its key).
-    pub fn terminal(&self) -> &crate::wire::types::TerminalId {
-        &self.key.terminal
-    }
+/// What a 0200/0201 asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinancialAsked {
+    /// DE3.
+    pub processing: ProcessingCode,
+    /// DE2.
+    pub pan: Pan,
+    /// DE14.
+    pub expiry: Expiry,
+    /// DE4 with DE49.
+    pub amount: Money,
+    /// DE42.
+    pub merchant: MerchantId,
+    /// DE60: the terminal batch the item belongs to.
+    pub batch: BatchNumber,
+    /// The original a refund or void names (DE41 with DE90's date and
+    /// STAN).
+    pub original: Option<TransactionKey>,
+}
+
+/// What a 0420/0421 asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReversalAsked {
+    /// DE3 of the request it reverses.
+    pub processing: ProcessingCode,
+    /// DE4 with DE49.
+    pub amount: Money,
+    /// DE39: why (68 timeout, 96 malfunction, ...).
+    pub reason: ResponseCode,
+}
+
+/// What a 0500/0501 asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseAsked {
+    /// DE42.
+    pub merchant: MerchantId,
+    /// DE60.
+    pub batch: BatchNumber,
+    /// DE49.
+    pub currency: Currency,
+    /// DE74, DE86: refunds.
+    pub credits: (u64, u64),
+    /// DE76, DE88: sales.
+    pub debits: (u64, u64),
 }

@@ -334,7 +334,7 @@ fn request_of_received(received: &RequestReceived) -> Option<history::RequestSee
         WireMessage::FinancialRequest(request) => (
             if request.repeat { 201 } else { 200 },
             request.trace.key(),
-            history::Asked::Financial {
+            history::Asked::Financial(history::FinancialAsked {
                 processing: request.processing,
                 pan: request.pan.clone(),
                 expiry: request.expiry,
@@ -345,27 +345,27 @@ fn request_of_received(received: &RequestReceived) -> Option<history::RequestSee
                     .original
                     .as_ref()
                     .map(|original| original.key(&request.trace.terminal)),
-            },
+            }),
         ),
         WireMessage::ReversalAdvice(advice) => (
             if advice.repeat { 421 } else { 420 },
             advice.trace.key(),
-            history::Asked::Reversal {
+            history::Asked::Reversal(history::ReversalAsked {
                 processing: advice.processing,
                 amount: advice.amount,
                 reason: advice.reason,
-            },
+            }),
         ),
         WireMessage::BatchClose(close) => (
             if close.repeat { 501 } else { 500 },
             close.trace.key(),
-            history::Asked::Close {
+            history::Asked::Close(history::CloseAsked {
                 merchant: close.merchant.clone(),
                 batch: close.batch,
                 currency: close.currency,
                 credits: (close.totals.credit_count, close.totals.credit_amount),
                 debits: (close.totals.debit_count, close.totals.debit_amount),
-            },
+            }),
         ),
         _ => return None,
     };
