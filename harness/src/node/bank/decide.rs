@@ -227,12 +227,7 @@ impl Bank {
             return Err(ResponseCode::InvalidTransaction);
         }
         let amount = request.amount.amount;
-        let remaining_minor = sale
-            .request
-            .amount
-            .amount
-            .minor_units()
-            .saturating_sub(sale.refunded_minor);
+        let remaining_minor = sale.refundable_minor();
         let over_remaining =
             !self.config.bugs.has(Bug::RefundBoundUnchecked) && amount.minor_units() > remaining_minor;
         let over_cap = merchant
@@ -303,7 +298,7 @@ impl Bank {
             }
             return decision;
         }
-        let remaining_minor = (sale.request.amount.amount.minor_units()).saturating_sub(sale.refunded_minor);
+        let remaining_minor = sale.refundable_minor();
         // Over the remainder only with the planted bug RefundBoundUnchecked.
         hit_if(amount_minor == remaining_minor, Mark::BankRefundExactRemainder);
         hit_if(amount_minor < remaining_minor, Mark::BankRefundPartial);

@@ -62,6 +62,15 @@ impl Transaction {
     pub fn is_live_sale(&self) -> bool {
         self.is_approved() && !self.reversed && self.request.processing == ProcessingCode::Sale
     }
+
+    /// For a sale: what may still be refunded of it, minor units.
+    pub fn refundable_minor(&self) -> u64 {
+        self.request
+            .amount
+            .amount
+            .minor_units()
+            .saturating_sub(self.refunded_minor)
+    }
 }
 
 /// A settled terminal batch.
