@@ -185,7 +185,7 @@ fn payfault_run_warns_about_each_fault_that_never_fired() {
         "{stdout}"
     );
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(reports.join("faults-that-cannot-fire.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(reports.join("faults-that-cannot-fire").join("summary.json")).unwrap())
             .unwrap();
     let faults = json["faults"]
         .as_array()
