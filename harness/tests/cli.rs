@@ -241,7 +241,13 @@ fn replay_prints_the_report_of_a_seed_and_its_verdict() {
     for file in payfault::report::FILES {
         assert!(out.join("seed-3").join(file).exists(), "seed-3/{file} missing");
     }
-    assert!(stdout.contains(&format!("report: {}", out.join("seed-3").join("index.html").display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "report: {}",
+            out.join("seed-3").join("index.html").display()
+        )),
+        "{stdout}"
+    );
     let rerun = payfault(
         &[
             "run",

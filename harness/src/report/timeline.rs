@@ -113,11 +113,9 @@ impl Summary {
             return self.raw.clone();
         }
         let mut label = self.mti.clone();
-        for part in [&self.processing, &self.stan, &self.amount] {
-            if let Some(part) = part {
-                label.push(' ');
-                label.push_str(part);
-            }
+        for part in [&self.processing, &self.stan, &self.amount].into_iter().flatten() {
+            label.push(' ');
+            label.push_str(part);
         }
         if let Some(code) = &self.response {
             label.push_str(" rc ");
