@@ -231,14 +231,23 @@ fn replay_prints_the_report_of_a_seed_and_its_verdict() {
     assert!(output.status.success(), "{stdout}");
     for part in [
         "## Customer view",
-        "## Final balances",
-        "## Events",
+        "## Balances before and after",
+        "## What happened",
         "seed 3 trace",
         "PASS",
     ] {
         assert!(stdout.contains(part), "{part} missing:\n{stdout}");
     }
-    assert!(out.join("seed-3.md").exists());
+    for file in payfault::report::FILES {
+        assert!(out.join("seed-3").join(file).exists(), "seed-3/{file} missing");
+    }
+    assert!(
+        stdout.contains(&format!(
+            "report: {}",
+            out.join("seed-3").join("index.html").display()
+        )),
+        "{stdout}"
+    );
     let rerun = payfault(
         &[
             "run",

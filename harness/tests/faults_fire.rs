@@ -184,9 +184,10 @@ fn payfault_run_warns_about_each_fault_that_never_fired() {
         stdout.contains(&format!("warning: {} faults never fired", NEVER.len())),
         "{stdout}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(reports.join("faults-that-cannot-fire.json")).unwrap())
-            .unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reports.join("faults-that-cannot-fire").join("summary.json")).unwrap(),
+    )
+    .unwrap();
     let faults = json["faults"]
         .as_array()
         .expect("the JSON report lists the faults");

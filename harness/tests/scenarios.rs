@@ -3,7 +3,7 @@
 //! filter them. Each must pass on the correct system, every fault it
 //! configures must fire at least once (a fault that never fires tests
 //! nothing), and the stable part of its report (customer view, final
-//! balances, faults, verdict, events) is an insta snapshot under
+//! balances, faults, verdict, what happened) is an insta snapshot under
 //! `tests/snapshots/`.
 
 use std::path::{Path, PathBuf};

@@ -35,8 +35,11 @@ pub struct Found {
     pub shrink_runs: usize,
     /// The scenario file.
     pub path: PathBuf,
-    /// The report of running the file.
+    /// The page of the report of running the file (`index.html` in the
+    /// run's report folder).
     pub report_path: PathBuf,
+    /// The report of running the file.
+    pub report: ScenarioReport,
     /// The trace hash of the file's run (equal to the shrunk run's).
     pub trace_hash: TraceHash,
 }
@@ -63,7 +66,7 @@ pub fn name_of(seed: u64, invariant: Invariant, bugs: &[Bug]) -> String {
 }
 
 /// Shrink seed `seed`'s failure of `invariant` (with `bugs` on), write it to
-/// `out_dir/<name>.toml` and its report to `report_dir/<name>.md`, and check
+/// `out_dir/<name>.toml` and its report to the folder `report_dir/<name>/`, and check
 /// that the file replays the failure.
 pub fn shrink_seed(
     seed: u64,
@@ -123,11 +126,9 @@ pub fn shrink_seed(
     }
     std::fs::create_dir_all(out_dir).map_err(|error| format!("creating {}: {error}", out_dir.display()))?;
     std::fs::write(&path, &text).map_err(|error| format!("writing {}: {error}", path.display()))?;
-    std::fs::create_dir_all(report_dir)
-        .map_err(|error| format!("creating {}: {error}", report_dir.display()))?;
-    let report_path = report_dir.join(format!("{name}.md"));
-    std::fs::write(&report_path, report.markdown(true))
-        .map_err(|error| format!("writing {}: {error}", report_path.display()))?;
+    let report_path = report::write_folder(report_dir, &report)
+        .map_err(|error| error.to_string())?
+        .join("index.html");
     Ok(Found {
         seed,
         bugs: bugs.to_vec(),
@@ -137,6 +138,7 @@ pub fn shrink_seed(
         shrink_runs: shrunk.runs,
         path,
         report_path,
+        report,
         trace_hash: expected.trace_hash,
     })
 }

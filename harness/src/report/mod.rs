@@ -1,9 +1,21 @@
-//! Reports of runs: plain data ([`ScenarioReport`]) rendered as Markdown,
-//! JSON and JUnit XML. A report is built from the history, the verdict and
-//! the trace ([`ScenarioReport::build`], with the view of [`view`]);
-//! rendering reads nothing else. A generated seed is reported the same way
-//! as a scenario file, without becoming one first.
+//! Reports of runs: plain data ([`ScenarioReport`]) rendered as an HTML
+//! page, Markdown, JSON, the trace as JSON lines, and JUnit XML. A report
+//! is built from the history, the verdict and the trace
+//! ([`ScenarioReport::build`], with the view of [`view`] and the picture of
+//! [`timeline`]); rendering reads nothing else. A generated seed is
+//! reported the same way as a scenario file, without becoming one first.
+//!
+//! Each run gets a folder ([`write_folder`]): `index.html` (the page:
+//! verdict, sequence diagram, customer view, balances over time),
+//! `report.md` (the same story in text), `summary.json` and `trace.jsonl`
+//! (every event); [`write_index`] lists the runs of one command in
+//! `index.html` beside the folders.
 
+mod folder;
+mod html;
+mod markdown;
+mod svg;
+pub mod timeline;
 pub mod view;
 
 use std::fmt::Write as _;
@@ -13,9 +25,11 @@ use serde::Serialize;
 use crate::check::{Verdict, Violation};
 use crate::history::History;
 use crate::node::Bug;
-use crate::sim::trace::Trace;
+use crate::sim::trace::{Event, Trace};
 use crate::sim::FaultTally;
 
+pub use folder::{folder_name, write_folder, write_index, FILES};
+pub use timeline::Timeline;
 pub use view::{format_minor, Label, Labels};
 
 /// What a report says about where its run came from.
@@ -91,8 +105,12 @@ pub struct ScenarioReport {
     pub violations: Vec<Violation>,
     /// The command that replays this run.
     pub replay: String,
-    /// The trace, one event per line.
-    pub events: Vec<String>,
+    /// The trace's events (written to `trace.jsonl`, not to the summary).
+    #[serde(skip)]
+    pub events: Vec<Event>,
+    /// The picture of the run (drawn in `index.html`).
+    #[serde(skip)]
+    pub timeline: Timeline,
 }
 
 /// One operation and what its terminal showed.
@@ -110,6 +128,12 @@ pub struct CustomerLine {
     pub request: String,
     /// What was shown (every display, in order).
     pub shown: String,
+    /// The transaction the terminal shown it under, once it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The same as an HTML id fragment (`TERM0001-000002`).
+    #[serde(skip)]
+    pub key_id: Option<String>,
 }
 
 /// One account.
@@ -197,12 +221,8 @@ impl ScenarioReport {
                 .collect(),
             violations: evidence.verdict.violations.clone(),
             replay: header.replay,
-            events: evidence
-                .trace
-                .events()
-                .iter()
-                .map(|event| event.to_string())
-                .collect(),
+            events: evidence.trace.events().to_vec(),
+            timeline: Timeline::build(evidence.history, evidence.trace.events()),
         }
     }
 
@@ -250,96 +270,25 @@ impl ScenarioReport {
         out
     }
 
-    /// The report as Markdown. Without wall time it is stable: the same
-    /// scenario on the same code gives the same text.
+    /// The report as Markdown: the same story as the page, in text. Without
+    /// wall time it is stable: the same scenario on the same code gives the
+    /// same text.
     pub fn markdown(&self, with_wall_time: bool) -> String {
+        markdown::markdown(self, with_wall_time)
+    }
+
+    /// The page of the run: self-contained HTML.
+    pub fn html(&self) -> String {
+        html::page(self)
+    }
+
+    /// The trace as JSON lines: one event per line.
+    pub fn trace_jsonl(&self) -> String {
         let mut out = String::new();
-        let verdict = if self.passed { "PASS" } else { "FAIL" };
-        let _ = writeln!(out, "# Scenario `{}`: {verdict}\n", self.name);
-        let _ = writeln!(out, "Incident {}. {}\n", self.incident, self.description);
-        let _ = writeln!(out, "- file: `{}`", self.file);
-        let _ = writeln!(out, "- seed: {}", self.seed);
-        if !self.bugs.is_empty() {
-            let _ = writeln!(out, "- planted bugs: {}", self.bugs.join(", "));
-        }
-        let _ = writeln!(out, "- trace hash: `{}`", self.trace_hash);
-        let _ = writeln!(
-            out,
-            "- simulated time: {} ms ({})",
-            self.simulated_ms, self.ending
-        );
-        if with_wall_time {
-            let _ = writeln!(out, "- wall time: {} ms", self.wall_ms);
-        }
-        let _ = writeln!(out, "\n## Customer view\n");
-        let _ = writeln!(out, "| op | id | terminal | at | request | shown |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|");
-        for line in &self.customer_view {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} ms | {} | {} |",
-                line.operation,
-                line.name.as_deref().unwrap_or(""),
-                line.terminal,
-                line.at_ms,
-                line.request,
-                line.shown
-            );
-        }
-        let _ = writeln!(out, "\n## Final balances\n");
-        let _ = writeln!(out, "| bank | account | opening | closing | change |");
-        let _ = writeln!(out, "|---|---|---:|---:|---:|");
-        for line in &self.balances {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                line.bank, line.account, line.opening, line.closing, line.change
-            );
-        }
-        if !self.expectations.is_empty() {
-            let _ = writeln!(out, "\n## Expectations\n");
-            for expectation in &self.expectations {
-                let mark = if expectation.met { "x" } else { " " };
-                let _ = writeln!(
-                    out,
-                    "- [{mark}] {} (got: {})",
-                    expectation.expected, expectation.actual
-                );
-            }
-        }
-        if !self.faults.is_empty() {
-            let _ = writeln!(out, "\n## Faults\n");
-            let _ = writeln!(out, "| fault | fired | counting |");
-            let _ = writeln!(out, "|---|---:|---|");
-            for fault in &self.faults {
-                let never = if fault.fired == 0 { " (never fired)" } else { "" };
-                let _ = writeln!(
-                    out,
-                    "| {} | {}{never} | {} |",
-                    fault.fault, fault.fired, fault.counts
-                );
-            }
-        }
-        let _ = writeln!(out, "\n## Verdict\n");
-        if self.violations.is_empty() {
-            let _ = writeln!(out, "Every invariant holds.");
-        } else {
-            for violation in &self.violations {
-                let _ = writeln!(out, "- **{}**: {}", violation.invariant, violation.message);
-                for key in &violation.keys {
-                    let _ = writeln!(out, "  - key {key}");
-                }
-                for evidence in &violation.evidence {
-                    let _ = writeln!(out, "  - {evidence}");
-                }
-            }
-        }
-        let _ = writeln!(out, "\n## Replay\n\n```sh\n{}\n```", self.replay);
-        let _ = writeln!(out, "\n## Events\n\n```text");
         for event in &self.events {
-            let _ = writeln!(out, "{event}");
+            out.push_str(&serde_json::to_string(event).unwrap_or_else(|_| "null".to_string()));
+            out.push('\n');
         }
-        let _ = writeln!(out, "```");
         out
     }
 

@@ -98,7 +98,9 @@ pub fn customer_view(history: &History, labels: &Labels) -> Vec<CustomerLine> {
                 }
                 (request, None) => describe_request(request, labels),
             };
-            let shown: Vec<String> = shown_for(history, operation.id)
+            let displays = shown_for(history, operation.id);
+            let key = displays.iter().find_map(|shown| shown.key.as_ref());
+            let shown: Vec<String> = displays
                 .iter()
                 .map(|shown| describe_outcome(&shown.outcome))
                 .collect();
@@ -113,6 +115,8 @@ pub fn customer_view(history: &History, labels: &Labels) -> Vec<CustomerLine> {
                 } else {
                     shown.join("; ")
                 },
+                key: key.map(|key| key.to_string()),
+                key_id: key.map(super::timeline::key_id),
             }
         })
         .collect()

@@ -60,9 +60,9 @@ Examples:
         #[arg(long, default_value_t = 0)]
         start: u64,
     },
-    /// Rerun one generated seed and print its whole trace and verdict.
+    /// Rerun one generated seed and print its report and verdict.
     #[command(
-        after_help = "Prints the seed's report (customer view, final balances, verdict, every event) and writes it to\nREPORT_DIR/seed-SEED.md. Exit status: 0 when the seed passes, 1 when it fails.\n\nExamples:\n  payfault replay 157\n  payfault replay 203 --bug void-after-settlement --scenario seed-203.toml"
+        after_help = "Prints the seed's report (verdict, customer view, balances, faults, what happened) and writes its\nfolder REPORT_DIR/seed-SEED/ (index.html, report.md, summary.json, trace.jsonl).\nExit status: 0 when the seed passes, 1 when it fails.\n\nExamples:\n  payfault replay 157\n  payfault replay 203 --bug void-after-settlement --scenario seed-203.toml"
     )]
     Replay {
         /// The seed.
@@ -143,7 +143,7 @@ struct ExploreArgs {
     /// a planted bug's failure is a measurement, not a regression to keep).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Where the reports of shrunk scenarios go.
+    /// Where the reports of shrunk scenarios go (a folder each, and index.html listing them).
     #[arg(long, default_value = "reports")]
     report_dir: PathBuf,
     /// Stop at the first failing seed.
@@ -197,7 +197,8 @@ struct RunArgs {
     /// Switch a planted bug on in every node (repeatable; `payfault bugs`).
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<Bug>,
-    /// Where to write the reports (Markdown and JSON per scenario).
+    /// Where to write the reports: a folder per scenario (index.html, report.md, summary.json,
+    /// trace.jsonl) and index.html listing them all.
     #[arg(long, default_value = "reports")]
     report_dir: PathBuf,
     /// Print one JSON object per scenario on stdout instead of lines.
@@ -335,12 +336,7 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     for loaded in &scenarios {
         let report = payfault::run::scenario(loaded, &options)?;
-        let base = args.report_dir.join(&report.name);
-        std::fs::write(base.with_extension("md"), report.markdown(true))?;
-        std::fs::write(
-            base.with_extension("json"),
-            serde_json::to_string_pretty(&report.json())?,
-        )?;
+        report::write_folder(&args.report_dir, &report)?;
         if args.json {
             writeln!(stdout, "{}", report.json())?;
         } else {
@@ -361,6 +357,8 @@ fn run(args: &RunArgs) -> Result<ExitCode> {
         }
         reports.push(report);
     }
+    let listed: Vec<&report::ScenarioReport> = reports.iter().collect();
+    report::write_index(&args.report_dir, "payfault run", &listed)?;
     let failed = reports.iter().filter(|report| !report.passed).count();
     if !args.json {
         let warned = match never_fired {
@@ -502,13 +500,15 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
         runs_max: args.shrink_runs,
         ..shrink::Budget::default()
     };
+    let mut shrunk = Vec::new();
     for failure in summary.failures.iter().take(args.shrink) {
         let Some(invariant) = failure.first_violation() else {
             continue;
         };
         let began = std::time::Instant::now();
         match found::shrink_seed(failure.seed, &bugs, invariant, budget, &out, &args.report_dir) {
-            Ok(found) => println!(
+            Ok(found) => {
+                println!(
                 "shrunk seed {} ({invariant}): {} -> {} in {} runs, {:.1} s\n  scenario: {}\n  report:   {}\n  replay:   payfault run {}",
                 found.seed,
                 found.before,
@@ -516,11 +516,18 @@ fn explore(args: &ExploreArgs) -> Result<ExitCode> {
                 found.shrink_runs,
                 began.elapsed().as_secs_f64(),
                 found.path.display(),
-                found.report_path.display(),
-                found.path.display()
-            ),
+                    found.report_path.display(),
+                    found.path.display()
+                );
+                shrunk.push(found.report);
+            }
             Err(error) => println!("could not shrink seed {}: {error}", failure.seed),
         }
+    }
+    if !shrunk.is_empty() {
+        let listed: Vec<&report::ScenarioReport> = shrunk.iter().collect();
+        let index = report::write_index(&args.report_dir, "payfault explore: shrunk failures", &listed)?;
+        println!("reports of the shrunk failures: {}", index.display());
     }
     Ok(if summary.failures.is_empty() {
         covered
@@ -642,10 +649,7 @@ fn replay(
     let (plan, report) = report_seed(seed, &bugs)?;
     let name = report.name.clone();
     print!("{}", report.markdown(false));
-    std::fs::create_dir_all(report_dir).with_context(|| format!("creating {}", report_dir.display()))?;
-    let report_path = report_dir.join(format!("{name}.md"));
-    std::fs::write(&report_path, report.markdown(true))
-        .with_context(|| format!("writing {}", report_path.display()))?;
+    let report_path = report::write_folder(report_dir, &report)?.join("index.html");
     if let Some(path) = scenario_out {
         let header = Header {
             name: name.clone(),
