@@ -53,11 +53,21 @@ pub fn write_folder(report_dir: &Path, report: &ScenarioReport) -> Result<PathBu
         path: folder.clone(),
         source,
     })?;
-    let summary = serde_json::to_string_pretty(&report.json()).unwrap_or_else(|_| "null".to_string());
+    // A report that cannot be serialized is an error, not a file of `null`.
+    let serialized = |path: PathBuf, text: serde_json::Result<String>| {
+        text.map_err(|error| WriteError {
+            path,
+            source: error.into(),
+        })
+    };
+    let summary_path = folder.join("summary.json");
+    let summary = serialized(summary_path.clone(), serde_json::to_string_pretty(&report.json()))?;
+    let trace_path = folder.join("trace.jsonl");
+    let trace = serialized(trace_path.clone(), report.trace_jsonl())?;
     write(folder.join("index.html"), &report.html())?;
     write(folder.join("report.md"), &report.markdown(true))?;
-    write(folder.join("summary.json"), &(summary + "\n"))?;
-    write(folder.join("trace.jsonl"), &report.trace_jsonl())?;
+    write(summary_path, &(summary + "\n"))?;
+    write(trace_path, &trace)?;
     Ok(folder)
 }
 

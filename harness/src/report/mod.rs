@@ -283,13 +283,13 @@ impl ScenarioReport {
     }
 
     /// The trace as JSON lines: one event per line.
-    pub fn trace_jsonl(&self) -> String {
+    pub fn trace_jsonl(&self) -> serde_json::Result<String> {
         let mut out = String::new();
         for event in &self.events {
-            out.push_str(&serde_json::to_string(event).unwrap_or_else(|_| "null".to_string()));
+            out.push_str(&serde_json::to_string(event)?);
             out.push('\n');
         }
-        out
+        Ok(out)
     }
 
     /// The report as one JSON object.
