@@ -224,18 +224,26 @@ fn faults(report: &ScenarioReport) -> Markup {
     }
 }
 
+/// The head of every page: charset, viewport, `title · payfault`, the
+/// inline style sheet.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · payfault" }
+            style { (PreEscaped(CSS)) }
+        }
+    }
+}
+
 /// The page of one run: verdict, replay, sequence diagram, customer view,
 /// balances, faults.
 pub fn page(report: &ScenarioReport) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (verdict_word(report.passed)) " " (report.name) " · payfault" }
-                style { (PreEscaped(CSS)) }
-            }
+            (head(&format!("{} {}", verdict_word(report.passed), report.name)))
             body {
                 (header(report))
                 (verdict(report))
@@ -264,12 +272,7 @@ pub fn index(title: &str, runs: &[(&ScenarioReport, String)]) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · payfault" }
-                style { (PreEscaped(CSS)) }
-            }
+            (head(title))
             body {
                 h1 { (title) }
                 p { (runs.len()) " runs: " (runs.len() - failed) " passed, " (failed) " failed." }
