@@ -19,7 +19,7 @@ th{background:#f4f5f7}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pass .badge,.met{background:#1a7f37}.fail .badge,.unmet{background:#cf222e}.met,.unmet{color:#fff;padding:0 .3em;border-radius:3px}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:0 1em;margin:.5em 0}dl.meta dt{color:#57606a}dl.meta dd{margin:0}
 .violation{border-left:4px solid #cf222e;padding:.2em .8em;margin:.6em 0;background:#fff5f5}
-.violation h3{margin:.2em 0;font-size:1em}a.key{font-family:ui-monospace,monospace;margin-right:.6em}
+.violation h3{margin:.2em 0;font-size:1em}.key{font-family:ui-monospace,monospace;margin-right:.6em}
 .scroll{overflow:auto;max-height:85vh;border:1px solid #ddd}
 .legend span{margin-right:1.2em;white-space:nowrap}.legend i{display:inline-block;width:18px;height:3px;vertical-align:middle;margin-right:4px}
 svg text{font:10px ui-monospace,monospace;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
@@ -75,6 +75,19 @@ fn legend() -> Markup {
     }
 }
 
+/// A transaction key, linked to its first message in the diagram; plain
+/// when none of its messages is drawn (a long run past the diagram's cap),
+/// so that no link goes nowhere.
+fn key_link(report: &ScenarioReport, key: &str, id: &str) -> Markup {
+    html! {
+        @if report.timeline.arrows_of(id).next().is_some() {
+            a.key href=(format!("#k-{id}")) data-k=(id) { (key) }
+        } @else {
+            span.key data-k=(id) title="no message of it is in the diagram: see trace.jsonl" { (key) }
+        }
+    }
+}
+
 fn header(report: &ScenarioReport) -> Markup {
     html! {
         header #verdict class=(if report.passed { "pass" } else { "fail" }) {
@@ -109,8 +122,7 @@ fn verdict(report: &ScenarioReport) -> Markup {
                         p.keys {
                             "transactions: "
                             @for key in &violation.keys {
-                                @let id = key_id(key);
-                                a.key href=(format!("#k-{id}")) data-k=(id) { (key) }
+                                (key_link(report, &key.to_string(), &key_id(key)))
                             }
                         }
                     }
@@ -158,7 +170,7 @@ fn customer(report: &ScenarioReport) -> Markup {
                         tr data-k=[line.key_id.as_deref()] {
                             td { (line.operation) } td { (line.name.as_deref().unwrap_or("")) } td { (line.terminal) }
                             td.n { (line.at_ms) " ms" } td { (line.request) } td { (line.shown) }
-                            td { @if let (Some(key), Some(id)) = (&line.key, &line.key_id) { a.key href=(format!("#k-{id}")) { (key) } } }
+                            td { @if let (Some(key), Some(id)) = (&line.key, &line.key_id) { (key_link(report, key, id)) } }
                         }
                     }
                 }

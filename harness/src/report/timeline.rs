@@ -388,6 +388,27 @@ fn peer_host(peer: &str) -> &str {
         .unwrap_or(peer)
 }
 
+/// How a hostile message was made, in words: the trace writes the
+/// injection as data (`Replay { nth: 1 }`, `TamperAmount { nth: 2 }`,
+/// `Forge { nth: 1 }`); anything else is kept as it is.
+fn injection_words(how: &str) -> String {
+    let (kind, rest) = how.split_once(' ').unwrap_or((how, ""));
+    let kind = match kind {
+        "Replay" => "replay",
+        "TamperAmount" => "amount tampered",
+        "Forge" => "forged",
+        _ => return how.to_string(),
+    };
+    let nth = rest
+        .trim_matches(|c| c == '{' || c == '}' || c == ' ')
+        .strip_prefix("nth: ")
+        .and_then(|nth| nth.parse::<u32>().ok());
+    match nth {
+        Some(nth) => format!("{kind} of request #{nth}"),
+        None => kind.to_string(),
+    }
+}
+
 /// The two hosts a proxy stands between: `link-X` is the link of terminal
 /// or bank `X` to the switch.
 fn proxy_ends(proxy: &str) -> Option<(&str, &str)> {
@@ -553,6 +574,9 @@ impl<'a> Builder<'a> {
                 }
                 arrow.arrivals.push((row, at_ms));
             }
+            // Past the cap, what arrives is the rest of a message left
+            // out: its arrival is left out too.
+            None if self.messages_seen >= MESSAGES_MAX => {}
             None => {
                 // Nothing sent matches: a copy of unknown origin, drawn as
                 // arriving from its sender's lane at once.
@@ -685,7 +709,7 @@ impl<'a> Builder<'a> {
                 };
                 if let (Some(from), Some(to)) = (self.lane(from_host), self.lane(to_host)) {
                     let row = self.row(at_ms);
-                    self.push_arrow(from, to, row, at_ms, message, Some(how.clone()));
+                    self.push_arrow(from, to, row, at_ms, message, Some(injection_words(how)));
                     if let Some(arrow) = self.timeline.arrows.last_mut() {
                         arrow.proxy = Some(link.clone());
                     }
@@ -937,6 +961,18 @@ fn balances(history: &History, lanes: &[String]) -> Vec<BalanceSeries> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_injection_is_named_in_words() {
+        assert_eq!(injection_words("Replay { nth: 1 }"), "replay of request #1");
+        assert_eq!(
+            injection_words("TamperAmount { nth: 2 }"),
+            "amount tampered of request #2"
+        );
+        assert_eq!(injection_words("Forge { nth: 3 }"), "forged of request #3");
+        assert_eq!(injection_words("Forge"), "forged");
+        assert_eq!(injection_words("something new"), "something new");
+    }
 
     #[test]
     fn a_summary_reads_back_field_by_field() {
