@@ -212,8 +212,9 @@ fn payfault_run_warns_about_each_fault_that_never_fired() {
 
 #[test]
 fn a_partition_counts_the_answer_the_server_sends_into_it() {
-    // The sale's 0200 crosses TERM0001's link before the partition; the
-    // switch's 0210 (about 180 ms) goes back into it, and nothing else
+    // The sale's 0200 crosses TERM0001's link before the partition (at the
+    // switch at 160 ms, 20 ms ticks); the switch's 0210 (about 240 ms) goes
+    // back into it, and nothing else
     // crosses it before it ends: the terminal waits 5 s before reversing.
     let text = r#"
 name = "answer-into-a-partition"
@@ -230,7 +231,7 @@ amount = "10.00 EUR"
 
 [[faults.partitions]]
 link = "TERM0001"
-from = "150ms"
+from = "200ms"
 until = "1s"
 
 [[expect]]
@@ -241,6 +242,6 @@ shows = "failed_reversed"
     let report = payfault::run::scenario(&loaded, &ScenarioOptions::default()).expect("it runs");
     assert!(report.passed, "{}", report.failure_text());
     let partition = &report.faults[0];
-    assert_eq!(partition.fault, "partition TERM0001 150..1000 ms");
+    assert_eq!(partition.fault, "partition TERM0001 200..1000 ms");
     assert_eq!(partition.fired, 1, "the one 0210: {:?}", report.events);
 }

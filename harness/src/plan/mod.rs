@@ -62,9 +62,13 @@ pub struct Step {
 /// How long each phase lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timing {
-    /// Simulated milliseconds per tick. 10 ms: message latency (1-5 ms)
-    /// rounds to one tick, timeouts of seconds keep a fine resolution, and a
-    /// run costs a tenth of the steps of a 1 ms tick.
+    /// Simulated milliseconds per tick. 20 ms: message latency (1-5 ms)
+    /// rounds to one tick, and every timeout the nodes and the generator
+    /// use (connect 500 ms, response, bank and retry timeouts whole seconds,
+    /// stale connections 2 s) is a multiple of it; timers fire at their
+    /// exact millisecond inside a tick, only deliveries wait for the next
+    /// tick. Every host is polled once a tick, so a run costs half the steps
+    /// of a 10 ms tick.
     pub tick_ms: u64,
     /// The workload and fault phase.
     pub fault_phase_ms: u64,
@@ -78,20 +82,23 @@ pub struct Timing {
     /// Dial again when a connection stays silent this long.
     pub stale_connection_ms: u64,
     /// After healing, end the run once nothing happened for this long while
-    /// no node has work pending (else after `quiet_ms` of silence).
+    /// no node has work pending (else after `quiet_ms` of silence). 100 ms:
+    /// five ticks, longer than any message takes from a proxy to a node
+    /// (one or two ticks), so a run ends the moment it is quiescent rather
+    /// than after a second of idle ticks.
     pub settle_ms: u64,
 }
 
 impl Default for Timing {
     fn default() -> Timing {
         Timing {
-            tick_ms: 10,
+            tick_ms: 20,
             fault_phase_ms: 20_000,
             quiet_ms: 10_000,
             limit_ms: 600_000,
             close_batches_at_end: true,
             stale_connection_ms: 2_000,
-            settle_ms: 1_000,
+            settle_ms: 100,
         }
     }
 }
