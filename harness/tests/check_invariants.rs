@@ -316,6 +316,7 @@ fn clean() -> History {
         banks: vec![setup()],
         commands: Vec::new(),
         closes_after_healing: Vec::new(),
+        crashes: Vec::new(),
     };
     history.answers.push(reversal_ack(Party::Switch, bank_party(), 4));
     history.answers.push(AnswerSeen {
@@ -940,6 +941,38 @@ fn a_decision_the_rules_do_not_call_for_breaks_availability() {
     // A refund of a sale the bank never approved, approved.
     let found = mutated(|h| h.requests[1] = asked(2, ProcessingCode::Refund, 300, Some(3)));
     assert!(found.contains(&Invariant::Availability), "{found:?}");
+}
+
+#[test]
+fn a_late_copy_declined_12_is_allowed_only_when_a_crash_may_have_lost_its_original() {
+    // Sale 7 arrives at the bank and is never answered; its reversal
+    // arrives; a late copy of the sale arrives and is declined 12 (the
+    // bank took the reversal for one of an unknown transaction).
+    let late_copy = |crash: Option<(u64, Party)>| {
+        mutated(|h| {
+            let mut first = asked(7, ProcessingCode::Sale, 100, None);
+            first.at_ms = 2_000;
+            let mut reversal = reversal_asked(7, 100);
+            reversal.at_ms = 5_000;
+            let mut copy = asked(7, ProcessingCode::Sale, 100, None);
+            copy.at_ms = 9_000;
+            h.requests.extend([first, reversal, copy]);
+            let mut declined = answer(Party::Switch, bank_party(), 7, ResponseCode::InvalidTransaction);
+            declined.at_ms = 9_010;
+            h.answers.push(declined);
+            h.crashes
+                .extend(crash.map(|(at_ms, host)| CrashSeen { at_ms, host }));
+        })
+    };
+    // No crash: the bank had the request on record, so 12 is wrong.
+    assert!(late_copy(None).contains(&Invariant::Availability));
+    // A crash before the reversal arrived: the bank may have lost the
+    // request, so the reversal found nothing and 12 is what it owes.
+    assert!(!late_copy(Some((3_000, bank_party()))).contains(&Invariant::Availability));
+    // A crash of the bank only after the reversal does not excuse it, nor
+    // does a crash of another host.
+    assert!(late_copy(Some((6_000, bank_party()))).contains(&Invariant::Availability));
+    assert!(late_copy(Some((3_000, Party::Switch))).contains(&Invariant::Availability));
 }
 
 #[test]

@@ -492,6 +492,19 @@ fn judge_bank<'a>(
         .iter()
         .filter(|command| command.bank == setup.bank)
         .peekable();
+    let crashes: Vec<u64> = history
+        .crashes
+        .iter()
+        .filter(|crash| crash.host == bank)
+        .map(|crash| crash.at_ms)
+        .collect();
+    // key -> when it first arrived, for keys the bank may have forgotten.
+    let mut first_arrival: BTreeMap<&TransactionKey, u64> = BTreeMap::new();
+    // Keys whose reversal may have found no record: the bank crashed after
+    // the request arrived and before it showed any decision (no answer, no
+    // approval), so it may have lost the request and taken the reversal
+    // for one of an unknown transaction (a tombstone, 12 to a late copy).
+    let mut maybe_forgotten: BTreeSet<&TransactionKey> = BTreeSet::new();
     let mut model = Model::new(setup, calendar, ledger);
     let mut posted = 0;
     // key -> the answers allowed at each moment it could have been decided.
@@ -514,12 +527,17 @@ fn judge_bank<'a>(
                 let answer = answers.get(&(&request.key, 210));
                 let first_time = model.decided.insert(&request.key);
                 let still_open = answer.is_none_or(|answer| answer.at_ms >= request.at_ms) || first_time;
+                first_arrival.entry(&request.key).or_insert(request.at_ms);
                 if still_open && !ambiguous {
                     let allowed = model.financial(asked, &request.key, request.clock_ms);
-                    moments
-                        .entry(&request.key)
-                        .or_default()
-                        .push((request.at_ms, allowed));
+                    let moments = moments.entry(&request.key).or_default();
+                    moments.push((request.at_ms, allowed));
+                    if maybe_forgotten.contains(&request.key) {
+                        moments.push((
+                            request.at_ms,
+                            Allowed::OneOf([ResponseCode::InvalidTransaction].into()),
+                        ));
+                    }
                 }
                 let approved = answer.is_some_and(|answer| answer.response.is_approved())
                     || owned.contains(&(index, &request.key));
@@ -528,7 +546,19 @@ fn judge_bank<'a>(
                 }
             }
             Asked::Reversal(_) => {
-                model.reversal(&request.key);
+                let key = &request.key;
+                let answered = answers
+                    .get(&(key, 210))
+                    .is_some_and(|answer| answer.at_ms <= request.at_ms);
+                let crashed_since = first_arrival.get(key).is_some_and(|&since| {
+                    crashes
+                        .iter()
+                        .any(|&crash| crash >= since && crash <= request.at_ms)
+                });
+                if crashed_since && !answered && !model.follows.contains_key(key) {
+                    maybe_forgotten.insert(key);
+                }
+                model.reversal(key);
                 if let Some(answer) = answers
                     .get(&(&request.key, 430))
                     .filter(|answer| !answer.response.is_approved())

@@ -61,6 +61,19 @@ pub struct History {
     /// and every host were up again.
     #[serde(default)]
     pub closes_after_healing: Vec<OperationId>,
+    /// When each host crashed (it lost what it had not made durable), in
+    /// order.
+    #[serde(default)]
+    pub crashes: Vec<CrashSeen>,
+}
+
+/// A host that crashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrashSeen {
+    /// Simulated milliseconds.
+    pub at_ms: u64,
+    /// Which host.
+    pub host: Party,
 }
 
 /// One operation of the workload.

@@ -79,7 +79,34 @@ pub(super) fn gather(
         banks: plan.topology.banks.iter().map(setup_of).collect(),
         commands: hosts.banks.iter().flat_map(|spec| commands_of(spec)).collect(),
         closes_after_healing: end_of_day_closes(plan, operations_end),
+        crashes: crashes_of(plan, &shared.trace.borrow()),
     }
+}
+
+/// The crashes of the run's hosts, as parties.
+fn crashes_of(plan: &Plan, trace: &super::trace::Trace) -> Vec<history::CrashSeen> {
+    trace
+        .crashes()
+        .iter()
+        .filter_map(|(at_ms, host)| {
+            let party = if host == "switch" {
+                history::Party::Switch
+            } else if let Some(bank) = plan.topology.banks.iter().find(|bank| bank.id.0 == *host) {
+                history::Party::Bank((&bank.id).into())
+            } else {
+                let terminal = plan
+                    .topology
+                    .terminals
+                    .iter()
+                    .find(|terminal| terminal.terminal.as_str() == host)?;
+                history::Party::Terminal(terminal.terminal.clone())
+            };
+            Some(history::CrashSeen {
+                at_ms: *at_ms,
+                host: party,
+            })
+        })
+        .collect()
 }
 
 /// Count the coverage mark of two terminals that used the same STAN on

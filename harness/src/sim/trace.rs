@@ -139,6 +139,9 @@ pub struct Trace {
     hash: u64,
     keep_events: bool,
     count: usize,
+    /// Every crash (simulated ms, host), kept even when events are not:
+    /// the checker's evidence of when a host was down.
+    crashes: Vec<(u64, String)>,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -167,6 +170,7 @@ impl Trace {
             hash: FNV_OFFSET,
             keep_events,
             count: 0,
+            crashes: Vec::new(),
         }
     }
 
@@ -175,6 +179,9 @@ impl Trace {
         let bytes = postcard::to_stdvec(&event).expect("trace events serialize");
         self.hash = fnv1a(self.hash, &bytes);
         self.count += 1;
+        if matches!(event.kind, EventKind::Crash { .. }) {
+            self.crashes.push((event.at_ms, event.host.clone()));
+        }
         if self.keep_events {
             self.events.push(event);
         }
@@ -183,6 +190,11 @@ impl Trace {
     /// The events (empty when events are not kept).
     pub fn events(&self) -> &[Event] {
         &self.events
+    }
+
+    /// Every crash pushed: simulated ms and host name.
+    pub fn crashes(&self) -> &[(u64, String)] {
+        &self.crashes
     }
 
     /// Number of events pushed.
