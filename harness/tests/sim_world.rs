@@ -278,3 +278,40 @@ fn a_terminal_clock_a_day_ahead_dates_its_transactions_a_day_later() {
     let text = trace_text(&result);
     assert!(text.contains("clock of TERM0001: offset 86400000 ms"), "{text}");
 }
+
+#[test]
+fn the_history_records_each_crash_with_its_host_and_time() {
+    use payfault::history::{BankId, CrashSeen, Party};
+    use payfault::plan::{ArmedCrash, TimedCrash};
+    let mut faults = FaultPlan::default();
+    faults.crashes.push(TimedCrash {
+        host: HostId::Switch,
+        at_ms: 3_000,
+        restart_after_ms: Some(500),
+    });
+    faults.crash_points.push(ArmedCrash {
+        host: HostId::Bank(payfault::node::BankId("bank-a".into())),
+        point: "bank.post.before_sync".into(),
+        nth: 1,
+        restart_after_ms: Some(100),
+    });
+    let result = run(
+        &plan(3, vec![sale(1, 100, "12.50 EUR")], faults, Bugs::none()),
+        &SimOptions::default(),
+    )
+    .unwrap();
+    let text = trace_text(&result);
+    let crashes = &result.history.crashes;
+    assert_eq!(crashes.len(), 2, "{crashes:?}\n{text}");
+    assert!(
+        matches!(&crashes[0], CrashSeen { host: Party::Bank(BankId(bank)), at_ms } if bank == "bank-a" && *at_ms < 3_000),
+        "{crashes:?}"
+    );
+    assert_eq!(
+        crashes[1],
+        CrashSeen {
+            at_ms: 3_000,
+            host: Party::Switch
+        }
+    );
+}

@@ -21,7 +21,7 @@ use crate::node::bank::{
 use crate::node::switch::Switch;
 use crate::node::terminal::{Terminal, TerminalCommand};
 use crate::node::{self, Calendar, Peer};
-use crate::plan::{Plan, WorkItem, LOCAL_CLOCK_ORIGIN_MS, SWITCH_HOST};
+use crate::plan::{HostId, Plan, WorkItem, LOCAL_CLOCK_ORIGIN_MS, SWITCH_HOST};
 use crate::wire::WireMessage;
 
 /// The hosts of a run, as the world registered them.
@@ -83,28 +83,20 @@ pub(super) fn gather(
     }
 }
 
-/// The crashes of the run's hosts, as parties.
+/// The crashes of the run's hosts, as parties (the trace names a host by
+/// `HostId::name`).
 fn crashes_of(plan: &Plan, trace: &super::trace::Trace) -> Vec<history::CrashSeen> {
+    let hosts = plan.topology.hosts();
     trace
         .crashes()
         .iter()
-        .filter_map(|(at_ms, host)| {
-            let party = if host == "switch" {
-                history::Party::Switch
-            } else if let Some(bank) = plan.topology.banks.iter().find(|bank| bank.id.0 == *host) {
-                history::Party::Bank((&bank.id).into())
-            } else {
-                let terminal = plan
-                    .topology
-                    .terminals
-                    .iter()
-                    .find(|terminal| terminal.terminal.as_str() == host)?;
-                history::Party::Terminal(terminal.terminal.clone())
+        .filter_map(|(at_ms, name)| {
+            let host = match hosts.iter().find(|host| host.name() == name)? {
+                HostId::Terminal(terminal) => history::Party::Terminal(terminal.clone()),
+                HostId::Switch => history::Party::Switch,
+                HostId::Bank(bank) => history::Party::Bank(bank.into()),
             };
-            Some(history::CrashSeen {
-                at_ms: *at_ms,
-                host: party,
-            })
+            Some(history::CrashSeen { at_ms: *at_ms, host })
         })
         .collect()
 }
