@@ -24,6 +24,7 @@
 //! - [`mutants`]: how well the harness catches its planted bugs.
 //! - [`bench`]: how fast it is, against the protocol's own cost.
 //! - [`cover`]: coverage marks, the named situations a run passed.
+//! - [`fuzz`]: the checks behind the cargo-fuzz targets in `fuzz/`.
 //!
 //! ```
 //! use payfault::wire::{decode, encode, Message, Mti};
@@ -40,6 +41,7 @@ pub mod bench;
 pub mod check;
 pub mod cover;
 pub mod explore;
+pub mod fuzz;
 pub mod history;
 pub mod mutants;
 pub mod node;
