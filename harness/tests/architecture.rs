@@ -41,6 +41,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "fuzz",
+        &[
+            "explore", "run", "sim", "plan", "node", "check", "history", "report", "scenario", "wire",
+            "cover",
+        ],
+    ),
+    (
         "mutants",
         &[
             "explore", "run", "sim", "plan", "node", "check", "history", "report", "scenario", "wire",

@@ -65,6 +65,17 @@ pub fn name_of(seed: u64, invariant: Invariant, bugs: &[Bug]) -> String {
     name
 }
 
+/// Where a failing plan came from, as its scenario file tells it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The file name, without `.toml`.
+    pub name: String,
+    /// What found it, e.g. `payfault explore: seed 7`.
+    pub found_by: String,
+    /// The command that reruns the failure as it was found.
+    pub replay: String,
+}
+
 /// Shrink seed `seed`'s failure of `invariant` (with `bugs` on), write it to
 /// `out_dir/<name>.toml` and its report to the folder `report_dir/<name>/`, and check
 /// that the file replays the failure.
@@ -77,10 +88,32 @@ pub fn shrink_seed(
     report_dir: &Path,
 ) -> Result<Found, String> {
     let plan = generate(seed, &Bugs::of(bugs.iter().copied()));
-    let shrunk = shrink(&plan, invariant, budget);
-    let name = name_of(seed, invariant, bugs);
+    let origin = Origin {
+        name: name_of(seed, invariant, bugs),
+        found_by: format!("payfault explore: seed {seed}"),
+        replay: format!("Replay the seed itself with: {}.", replay_command(seed, bugs)),
+    };
+    shrink_plan(&plan, &origin, bugs, invariant, budget, out_dir, report_dir)
+}
+
+/// Shrink `plan`'s failure of `invariant` (its nodes run with `bugs`),
+/// write it to `out_dir/<origin.name>.toml` and its report to the folder
+/// `report_dir/<origin.name>/`, and check that the file replays the failure.
+pub fn shrink_plan(
+    plan: &Plan,
+    origin: &Origin,
+    bugs: &[Bug],
+    invariant: Invariant,
+    budget: Budget,
+    out_dir: &Path,
+    report_dir: &Path,
+) -> Result<Found, String> {
+    let seed = plan.seed;
+    let shrunk = shrink(plan, invariant, budget);
+    let name = origin.name.clone();
     let mut description = format!(
-        "Found by payfault explore: seed {seed}{} violates {invariant}. Shrunk from {} to {} in {} runs{}.",
+        "Found by {}{} violates {invariant}. Shrunk from {} to {} in {} runs{}.",
+        origin.found_by,
         if bugs.is_empty() {
             String::new()
         } else {
@@ -98,10 +131,8 @@ pub fn shrink_seed(
             ""
         },
     );
-    description.push_str(&format!(
-        " Replay the seed itself with: {}.",
-        replay_command(seed, bugs)
-    ));
+    description.push(' ');
+    description.push_str(&origin.replay);
     let header = Header {
         name: name.clone(),
         incident: incident_of(invariant),

@@ -4,7 +4,9 @@
 //! at what rates, so some seeds hammer one kind and others mix everything,
 //! and some have no faults at all.
 
-use rand::{Rng, SeedableRng};
+use std::ops::RangeInclusive;
+
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::node::bank::{BankCommand, CardState, MerchantState};
@@ -18,6 +20,34 @@ use crate::plan::{
 };
 use crate::plan::{FaultPlan, LinkPartition, Plan, Step, TimedCrash, Timing, WorkItem};
 use crate::wire::types::{Amount, Currency, Expiry, MerchantId, Money, TerminalId};
+
+/// How big a generated run may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounds {
+    /// The length of the workload and fault phase, in milliseconds.
+    pub fault_phase_ms: RangeInclusive<u64>,
+    /// How many operations the workload has.
+    pub operations: RangeInclusive<u32>,
+}
+
+impl Bounds {
+    /// Exploration's runs: a 5-20 s fault phase, 3-24 operations.
+    pub fn explore() -> Bounds {
+        Bounds {
+            fault_phase_ms: 5_000..=20_000,
+            operations: 3..=24,
+        }
+    }
+
+    /// Short runs for coverage-guided fuzzing: a 1-4 s
+    /// fault phase and 1-12 operations, the same kinds of choices.
+    pub fn short() -> Bounds {
+        Bounds {
+            fault_phase_ms: 1_000..=4_000,
+            operations: 1..=12,
+        }
+    }
+}
 
 /// Which fault kinds a seed uses (swarm testing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +64,7 @@ struct Swarm {
 
 /// A quarter of the seeds use a single fault kind, so that a fault meets a
 /// workload without others masking it; the rest mix kinds at random.
-fn draw_swarm(rng: &mut ChaCha8Rng) -> Swarm {
+fn draw_swarm(rng: &mut dyn RngCore) -> Swarm {
     if rng.random_bool(0.25) {
         let mut swarm = Swarm {
             random_messages: false,
@@ -86,7 +116,7 @@ const CARDS: [(&str, u32); 8] = [
     ("4111110000000008", 5),
 ];
 
-fn pick_card(rng: &mut ChaCha8Rng, topology: &Topology) -> (Card, Currency) {
+fn pick_card(rng: &mut dyn RngCore, topology: &Topology) -> (Card, Currency) {
     let total: u32 = CARDS.iter().map(|(_, weight)| weight).sum();
     let mut draw = rng.random_range(0..total);
     let mut chosen = CARDS[0].0;
@@ -111,7 +141,7 @@ fn pick_card(rng: &mut ChaCha8Rng, topology: &Topology) -> (Card, Currency) {
 
 /// 1 to 4 terminals: the built-in two, a third at a new merchant and a
 /// fourth sharing the first terminal's merchant.
-fn terminals(rng: &mut ChaCha8Rng, topology: &mut Topology) {
+fn terminals(rng: &mut dyn RngCore, topology: &mut Topology) {
     let count = match rng.random_range(0..10) {
         0..=1 => 1,
         2..=5 => 2,
@@ -139,7 +169,7 @@ fn terminals(rng: &mut ChaCha8Rng, topology: &mut Topology) {
 
 /// Now and then impatient nodes: a terminal that waits 1-3 s for an answer,
 /// a switch that waits 1-2 s for the bank.
-fn timeouts(rng: &mut ChaCha8Rng, topology: &mut Topology) {
+fn timeouts(rng: &mut dyn RngCore, topology: &mut Topology) {
     if rng.random_bool(0.3) {
         let response_timeout_ms = rng.random_range(1..=3) * 1_000;
         topology
@@ -154,7 +184,7 @@ fn timeouts(rng: &mut ChaCha8Rng, topology: &mut Topology) {
 
 /// Cards and merchants in varied states, balances near the amounts the
 /// workload draws.
-fn accounts(rng: &mut ChaCha8Rng, topology: &mut Topology) {
+fn accounts(rng: &mut dyn RngCore, topology: &mut Topology) {
     let bank = &mut topology.banks[0];
     for card in &mut bank.cardholders {
         if !rng.random_bool(0.25) {
@@ -185,7 +215,7 @@ fn accounts(rng: &mut ChaCha8Rng, topology: &mut Topology) {
 /// The expiry of a card whose expiry month is the bank's month at the
 /// start of the run (valid through its last day) or, as often, the month
 /// before (just expired): the boundary an off-by-one calendar gets wrong.
-fn expiry_at_the_boundary(rng: &mut ChaCha8Rng, calendar: &Calendar) -> Expiry {
+fn expiry_at_the_boundary(rng: &mut dyn RngCore, calendar: &Calendar) -> Expiry {
     let today = calendar.date(Millis(0));
     let (year, month) = match (rng.random_bool(0.5), today.month) {
         (true, _) => (today.year, today.month),
@@ -217,7 +247,7 @@ fn boundary_expiries(seed: u64, topology: &mut Topology) {
 
 /// Amounts around the interesting boundaries: tiny, around limits and
 /// balances, and zero now and then.
-fn pick_minor(rng: &mut ChaCha8Rng) -> u64 {
+fn pick_minor(rng: &mut dyn RngCore) -> u64 {
     match rng.random_range(0..10) {
         0 => 0,
         1 => 1,
@@ -264,7 +294,7 @@ fn likely_approved(
 
 /// Start times for `count` operations inside the fault phase, in order;
 /// now and then several at the same moment (concurrent operations).
-fn start_times(rng: &mut ChaCha8Rng, count: u32, fault_phase_ms: u64) -> Vec<u64> {
+fn start_times(rng: &mut dyn RngCore, count: u32, fault_phase_ms: u64) -> Vec<u64> {
     let last_ms = fault_phase_ms.saturating_sub(1).max(50);
     let mut times: Vec<u64> = (0..count).map(|_| rng.random_range(50..=last_ms)).collect();
     times.sort_unstable();
@@ -294,7 +324,7 @@ struct Mix {
 }
 
 impl Mix {
-    fn draw_mix(rng: &mut ChaCha8Rng) -> Mix {
+    fn draw_mix(rng: &mut dyn RngCore) -> Mix {
         let mut pick = |choices: &[u32]| choices[rng.random_range(0..choices.len())];
         Mix {
             weights: [
@@ -308,7 +338,7 @@ impl Mix {
         }
     }
 
-    fn draw(&self, rng: &mut ChaCha8Rng) -> OpKind {
+    fn draw(&self, rng: &mut dyn RngCore) -> OpKind {
         let total: u32 = self.weights.iter().map(|(_, weight)| weight).sum();
         let mut draw = rng.random_range(0..total);
         for (kind, weight) in self.weights {
@@ -323,7 +353,7 @@ impl Mix {
 
 /// A sale to refund or void: mostly one the bank likely approved (else the
 /// terminal refuses at once), mostly a recent one (so several meet one sale).
-fn pick_sale<'s>(rng: &mut ChaCha8Rng, sales: &'s [Sale]) -> &'s Sale {
+fn pick_sale<'s>(rng: &mut dyn RngCore, sales: &'s [Sale]) -> &'s Sale {
     let approved: Vec<&Sale> = sales.iter().filter(|sale| sale.likely_approved).collect();
     if !approved.is_empty() && rng.random_bool(0.7) {
         let from = approved.len().saturating_sub(3);
@@ -332,9 +362,14 @@ fn pick_sale<'s>(rng: &mut ChaCha8Rng, sales: &'s [Sale]) -> &'s Sale {
     &sales[rng.random_range(0..sales.len())]
 }
 
-fn workload(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) -> Vec<Step> {
+fn workload(
+    rng: &mut dyn RngCore,
+    topology: &Topology,
+    fault_phase_ms: u64,
+    operations: RangeInclusive<u32>,
+) -> Vec<Step> {
     let mix = Mix::draw_mix(rng);
-    let count = rng.random_range(3..=24);
+    let count = rng.random_range(operations);
     let times = start_times(rng, count, fault_phase_ms);
     let mut steps = Vec::new();
     let mut sales: Vec<Sale> = Vec::new();
@@ -423,7 +458,7 @@ fn money(minor: u64, currency: Currency) -> Money {
     Money::new(minor, currency).expect("generated amounts fit twelve digits")
 }
 
-fn refund(rng: &mut ChaCha8Rng, sales: &[Sale], operation: OperationId) -> TerminalCommand {
+fn refund(rng: &mut dyn RngCore, sales: &[Sale], operation: OperationId) -> TerminalCommand {
     let sale = pick_sale(rng, sales);
     let minor = match rng.random_range(0..4) {
         0 => sale.minor,
@@ -437,7 +472,7 @@ fn refund(rng: &mut ChaCha8Rng, sales: &[Sale], operation: OperationId) -> Termi
     }
 }
 
-fn bank_command(rng: &mut ChaCha8Rng, topology: &Topology, at_ms: u64) -> Step {
+fn bank_command(rng: &mut dyn RngCore, topology: &Topology, at_ms: u64) -> Step {
     let bank = &topology.banks[0];
     let merchant = bank.merchants[rng.random_range(0..bank.merchants.len())]
         .id
@@ -474,7 +509,7 @@ fn bank_command(rng: &mut ChaCha8Rng, topology: &Topology, at_ms: u64) -> Step {
     }
 }
 
-fn random_message_faults(rng: &mut ChaCha8Rng) -> RandomMessageFaults {
+fn random_message_faults(rng: &mut dyn RngCore) -> RandomMessageFaults {
     let mut rate = |max: u32| {
         if rng.random_bool(0.6) {
             rng.random_range(0..=max)
@@ -494,7 +529,7 @@ fn random_message_faults(rng: &mut ChaCha8Rng) -> RandomMessageFaults {
 /// One scripted message fault: most pick the n-th message of a type; some
 /// ("every") hit every message of a type for a while, mostly answers lost on
 /// the way back (a link that loses every 0510 for twenty seconds).
-fn scripted_rule(rng: &mut ChaCha8Rng, fault_phase_ms: u64) -> MessageRule {
+fn scripted_rule(rng: &mut dyn RngCore, fault_phase_ms: u64) -> MessageRule {
     let every = rng.random_bool(0.3);
     let direction = if rng.random_bool(if every { 0.3 } else { 0.5 }) {
         Direction::Request
@@ -539,7 +574,7 @@ fn scripted_rule(rng: &mut ChaCha8Rng, fault_phase_ms: u64) -> MessageRule {
     }
 }
 
-fn hostile_injections(rng: &mut ChaCha8Rng, fault_phase_ms: u64) -> Vec<TimedInjection> {
+fn hostile_injections(rng: &mut dyn RngCore, fault_phase_ms: u64) -> Vec<TimedInjection> {
     let mut injections: Vec<TimedInjection> = (0..rng.random_range(1..=3))
         .map(|_| {
             let nth = rng.random_range(1..=4);
@@ -558,7 +593,7 @@ fn hostile_injections(rng: &mut ChaCha8Rng, fault_phase_ms: u64) -> Vec<TimedInj
     injections
 }
 
-fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) -> FaultPlan {
+fn fault_plan(rng: &mut dyn RngCore, topology: &Topology, fault_phase_ms: u64) -> FaultPlan {
     let swarm = draw_swarm(rng);
     let mut faults = FaultPlan::default();
     for link in topology.links() {
@@ -645,16 +680,28 @@ fn fault_plan(rng: &mut ChaCha8Rng, topology: &Topology, fault_phase_ms: u64) ->
 
 /// The whole run of `seed`, with `bugs` switched on.
 pub fn generate(seed: u64, bugs: &Bugs) -> Plan {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    generate_from(
+        &mut ChaCha8Rng::seed_from_u64(seed),
+        seed,
+        bugs,
+        &Bounds::explore(),
+    )
+}
+
+/// A run within `bounds` whose every choice is drawn from `rng` (a seed's
+/// ChaCha stream for exploration, a fuzzer's bytes for `fuzz::schedule`); `seed`
+/// seeds the simulation itself (latencies, rates) and the cards' expiries.
+/// [`generate`] is this with the seed's ChaCha stream.
+pub fn generate_from(rng: &mut dyn RngCore, seed: u64, bugs: &Bugs, bounds: &Bounds) -> Plan {
     let mut topology = Topology::standard();
-    terminals(&mut rng, &mut topology);
-    accounts(&mut rng, &mut topology);
+    terminals(rng, &mut topology);
+    accounts(rng, &mut topology);
     boundary_expiries(seed, &mut topology);
-    timeouts(&mut rng, &mut topology);
+    timeouts(rng, &mut topology);
     topology.set_bugs(bugs);
-    let fault_phase_ms = rng.random_range(5_000..=20_000);
-    let workload = workload(&mut rng, &topology, fault_phase_ms);
-    let faults = fault_plan(&mut rng, &topology, fault_phase_ms);
+    let fault_phase_ms = rng.random_range(bounds.fault_phase_ms.clone());
+    let workload = workload(rng, &topology, fault_phase_ms, bounds.operations.clone());
+    let faults = fault_plan(rng, &topology, fault_phase_ms);
     // Some days nobody closes the batches: no end-of-day reconciliation
     // repairs what the day broke.
     let close_batches_at_end = rng.random_bool(0.8);

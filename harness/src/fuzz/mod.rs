@@ -6,7 +6,53 @@
 //! checks live in the library so that `payfault from-fuzz` can rebuild a
 //! crashing input's run, and so that stable `cargo test` exercises them.
 //!
-//! - [`node_inputs`]: sequences of messages, timers, commands and crashes
-//!   fed straight into one node; its local contract (`docs/nodes.md`).
+//! - [`schedule`]: whole runs (topology, workload, faults) from a decision
+//!   tape, through the simulation and the full checker;
+//! - [`scenario_text`]: arbitrary text into the scenario parser: located
+//!   errors or a plan that writes back.
 
-pub mod node_inputs;
+pub mod scenario_text;
+pub mod schedule;
+
+use crate::node::{Bug, Bugs};
+
+/// The environment variable the fuzz targets read their planted bugs from:
+/// names as `payfault mutants` prints them, comma-separated, e.g.
+/// `PAYFAULT_BUGS=switch-no-dedupe`.
+pub const BUGS_VAR: &str = "PAYFAULT_BUGS";
+
+/// The planted bugs named by `text` (comma-separated, blanks ignored).
+pub fn parse_bugs(text: &str) -> Result<Bugs, String> {
+    let mut bugs = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+        bugs.push(name.parse::<Bug>()?);
+    }
+    Ok(Bugs::of(bugs))
+}
+
+/// The planted bugs [`BUGS_VAR`] names (none when it is unset), or why it
+/// cannot be read.
+pub fn bugs_from_env() -> Result<Bugs, String> {
+    match std::env::var(BUGS_VAR) {
+        Ok(text) => parse_bugs(&text).map_err(|error| format!("{BUGS_VAR}: {error}")),
+        Err(std::env::VarError::NotPresent) => Ok(Bugs::none()),
+        Err(error) => Err(format!("{BUGS_VAR}: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bug_lists_parse_and_bad_names_are_refused() {
+        let bugs = parse_bugs(" switch-no-dedupe, mac-not-verified ,").expect("valid");
+        assert_eq!(
+            bugs.iter().collect::<Vec<_>>(),
+            vec![Bug::SwitchNoDedupe, Bug::MacNotVerified]
+        );
+        assert!(parse_bugs("").expect("empty").is_empty());
+        let error = parse_bugs("switch-no-dedup").expect_err("misspelt");
+        assert!(error.contains("switch-no-dedup"), "{error}");
+    }
+}

@@ -11,6 +11,7 @@ use payfault::{report, scenario, wire};
 use progress::Progress;
 
 mod coverage;
+mod fuzz;
 mod progress;
 
 /// Deterministic fault-injection harness for card payments.
@@ -87,6 +88,16 @@ Examples:
         after_help = "For each planted bug: the library scenarios that fail with it on, then exploration until its first\nfailure or the budget, shrunk to a scenario file; then the correct system on the same library and\nseeds (the false-alarm check). Exit status: 0 when every bug is caught by both and nothing fails\nwithout a bug, 1 otherwise, 2 on bad input.\n\nExamples:\n  payfault mutants\n  payfault mutants --budget 10s --json\n  payfault mutants --bug void-after-settlement"
     )]
     Mutants(MutantsArgs),
+    /// Turn a sim_schedule fuzz input into a shrunk scenario file and its report.
+    #[command(
+        after_help = "Reruns the input (planted bugs from --bug or PAYFAULT_BUGS), shrinks its first violated invariant as\nexploration does, and writes a scenario file that replays it and its report. Exit status: 0 when the\ninput fails and its scenario was written, 1 when it does not fail, 2 on bad input.\n\nExamples:\n  payfault from-fuzz fuzz/artifacts/sim_schedule/crash-3f2a...\n  payfault from-fuzz crash-3f2a --bug switch-no-dedupe --out scenarios/found"
+    )]
+    FromFuzz(fuzz::FromFuzzArgs),
+    /// Write seed corpora for the fuzz targets (from exploration seeds and the scenario library).
+    #[command(
+        after_help = "Examples:\n  payfault fuzz-corpus\n  payfault fuzz-corpus --seeds 1000 --out /tmp/corpus"
+    )]
+    FuzzCorpus(fuzz::FuzzCorpusArgs),
     /// List the planted bugs that `--bug NAME` can switch on.
     Bugs {
         /// One JSON object per line instead of a table.
@@ -259,6 +270,8 @@ fn main() -> ExitCode {
         } => replay(seed, &bugs, scenario.as_deref(), &report_dir),
         Command::Determinism { seeds, start } => determinism(start, seeds),
         Command::Coverage(args) => coverage::coverage(&args),
+        Command::FromFuzz(args) => fuzz::from_fuzz(&args),
+        Command::FuzzCorpus(args) => fuzz::fuzz_corpus(&args),
         Command::CrashPoints => {
             for (kind, point) in payfault::node::all_crash_points() {
                 println!("{point:<45} {kind}");
