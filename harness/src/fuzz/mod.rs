@@ -11,6 +11,7 @@
 //! - [`scenario_text`]: arbitrary text into the scenario parser: located
 //!   errors or a plan that writes back.
 
+pub mod node_inputs;
 pub mod scenario_text;
 pub mod schedule;
 

@@ -159,6 +159,11 @@ pub(super) fn story(timeline: &Timeline) -> Vec<(u64, String)> {
             MarkKind::Invoke { what } => format!("{host} is asked {what}"),
             MarkKind::Shown { what, .. } => format!("{host} shows {what}"),
             MarkKind::Operator { what } => format!("operator at {host}: {what}"),
+            MarkKind::ConnectionCut => {
+                format!(
+                    "the connection between {host} and the switch ends: the partition lost a message on it"
+                )
+            }
         };
         lines.push((mark.row, mark.at_ms, text));
     }

@@ -246,6 +246,7 @@ fn mark_text(mark: &LaneMark) -> (String, &'static str) {
         MarkKind::Invoke { what } => (format!("asked {what}"), "invoke"),
         MarkKind::Shown { what, .. } => (format!("shows {what}"), "shown"),
         MarkKind::Operator { what } => (format!("operator: {what}"), "operator"),
+        MarkKind::ConnectionCut => ("connection cut by the partition".to_string(), "operator"),
     }
 }
 

@@ -258,6 +258,10 @@ pub enum MarkKind {
         /// In words.
         what: String,
     },
+    /// A partition lost a message on the connection between this lane's
+    /// host and the switch, so the connection ended (its client dials again
+    /// for its next message).
+    ConnectionCut,
 }
 
 /// A mark on one lane at one row.
@@ -640,6 +644,11 @@ impl<'a> Builder<'a> {
             });
             let index = self.timeline.bands.len() - 1;
             self.open_bands.push(((a.to_string(), b.to_string()), index));
+        } else if let Some(proxy) = change.strip_prefix("hangup ") {
+            if let Some((client, _)) = proxy_ends(proxy) {
+                let client = client.to_string();
+                self.mark(&client, at_ms, MarkKind::ConnectionCut);
+            }
         } else if let Some(ends) = change.strip_prefix("repair ") {
             let (a, b) = ends.split_once("<>").unwrap_or((ends, ends));
             let row = self.row(at_ms);

@@ -534,6 +534,7 @@ pub async fn run_proxy(
             proxy: proxy.clone(),
             shared: shared.clone(),
             host: host.clone(),
+            hangup: std::rc::Rc::new(tokio::sync::Notify::new()),
         };
         tokio::task::spawn_local(pump(
             client_read,
@@ -550,6 +551,9 @@ struct PumpContext {
     proxy: std::rc::Rc<std::cell::RefCell<FaultProxy>>,
     shared: std::rc::Rc<super::driver::Shared>,
     host: String,
+    /// Ends both pumps of one connection pair: the partition lost a segment
+    /// toward the server, so the pair is dead on the client's side too.
+    hangup: std::rc::Rc<tokio::sync::Notify>,
 }
 
 fn sim_now_ms() -> u64 {
@@ -620,9 +624,33 @@ async fn pump(
                     }
                     if direction == Direction::Request {
                         // Toward the server: across the link's partition, if any.
+                        let partitioned = context.shared.faults.borrow().partitioned(&context.host);
                         context.shared.faults.borrow_mut().cut(&context.host);
+                        if partitioned {
+                            // turmoil's TCP never retransmits, so the lost
+                            // segment wedges this stream toward the server
+                            // for good, while answers held here would still
+                            // reach the client and keep its connection looking
+                            // alive. A real connection that lost its peer
+                            // ends: hang up on the client too, so it dials
+                            // again and the retry crosses a healed link.
+                            context.shared.trace.borrow_mut().push(super::trace::Event {
+                                at_ms: now,
+                                host: context.host.clone(),
+                                kind: EventKind::Network {
+                                    change: format!("hangup {}", context.host),
+                                },
+                            });
+                            context.proxy.borrow_mut().held -= scheduled.len();
+                            context.hangup.notify_one();
+                            return;
+                        }
                     }
                 }
+            }
+            _ = context.hangup.notified() => {
+                context.proxy.borrow_mut().held -= scheduled.len();
+                return;
             }
             read = source.read(&mut buffer) => {
                 let count = match read {
