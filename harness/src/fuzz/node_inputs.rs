@@ -916,6 +916,33 @@ fn bank_config(bugs: &Bugs) -> BankConfig {
     config
 }
 
+/// The keys of every reversal among `delivered`.
+fn reversed_keys(delivered: &[WireMessage]) -> BTreeSet<TransactionKey> {
+    delivered
+        .iter()
+        .filter_map(|message| match message {
+            WireMessage::ReversalAdvice(advice) => Some(advice.trace.key()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Count one approved sale (a debit) or refund (a credit) into `totals`.
+fn tally(totals: &mut BatchTotals, processing: ProcessingCode, amount: Money) {
+    let minor = amount.amount.minor_units();
+    match processing {
+        ProcessingCode::Sale => {
+            totals.debit_count += 1;
+            totals.debit_amount += minor;
+        }
+        ProcessingCode::Refund => {
+            totals.credit_count += 1;
+            totals.credit_amount += minor;
+        }
+        _ => {}
+    }
+}
+
 /// `request` with the expiry the bank has on file for its card, so that a
 /// lapsed card is judged on its date and not on a wrong DE14.
 fn with_card_expiry(cards: &[(Pan, Expiry)], mut request: FinancialRequest) -> FinancialRequest {
@@ -1168,14 +1195,7 @@ impl BankCase {
     /// approved sales and refunds not voided or reversed since.
     /// The sales of `batch` approved so far and not reversed.
     fn approved_sales(&self, batch: &(TerminalId, BatchNumber)) -> Vec<TransactionKey> {
-        let reversed: BTreeSet<TransactionKey> = self
-            .delivered
-            .iter()
-            .filter_map(|message| match message {
-                WireMessage::ReversalAdvice(advice) => Some(advice.trace.key()),
-                _ => None,
-            })
-            .collect();
+        let reversed = reversed_keys(&self.delivered);
         self.requests
             .iter()
             .filter(|r| {
@@ -1192,14 +1212,7 @@ impl BankCase {
     fn approved_totals(&self, terminal: usize) -> BatchTotals {
         let id = &self.terminals.ids[terminal];
         let batch = self.terminals.batches[terminal];
-        let reversed: BTreeSet<TransactionKey> = self
-            .delivered
-            .iter()
-            .filter_map(|message| match message {
-                WireMessage::ReversalAdvice(advice) => Some(advice.trace.key()),
-                _ => None,
-            })
-            .collect();
+        let reversed = reversed_keys(&self.delivered);
         let voided: BTreeSet<TransactionKey> = self
             .requests
             .iter()
@@ -1226,18 +1239,7 @@ impl BankCase {
             {
                 continue;
             }
-            let minor = request.amount.amount.minor_units();
-            match request.processing {
-                ProcessingCode::Sale => {
-                    totals.debit_count += 1;
-                    totals.debit_amount += minor;
-                }
-                ProcessingCode::Refund => {
-                    totals.credit_count += 1;
-                    totals.credit_amount += minor;
-                }
-                _ => {}
-            }
+            tally(&mut totals, request.processing, request.amount);
         }
         totals
     }
@@ -1379,14 +1381,7 @@ impl BankCase {
             .insert(key.clone(), request.amount.amount.minor_units());
         // A refund or void whose reversal reached the bank may have been
         // undone, and its amount be free again.
-        let reversed: BTreeSet<TransactionKey> = self
-            .delivered
-            .iter()
-            .filter_map(|message| match message {
-                WireMessage::ReversalAdvice(advice) => Some(advice.trace.key()),
-                _ => None,
-            })
-            .collect();
+        let reversed = reversed_keys(&self.delivered);
         let taken: u64 = self.taken[&original]
             .iter()
             .filter(|(key, _)| !reversed.contains(*key))
@@ -1679,18 +1674,7 @@ impl SwitchCase {
             if &key.terminal != id || answer.response != ResponseCode::Approved || gone.contains(key) {
                 continue;
             }
-            let minor = answer.amount.amount.minor_units();
-            match answer.processing {
-                ProcessingCode::Sale => {
-                    totals.debit_count += 1;
-                    totals.debit_amount += minor;
-                }
-                ProcessingCode::Refund => {
-                    totals.credit_count += 1;
-                    totals.credit_amount += minor;
-                }
-                _ => {}
-            }
+            tally(&mut totals, answer.processing, answer.amount);
         }
         totals
     }
