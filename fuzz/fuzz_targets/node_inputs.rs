@@ -14,25 +14,12 @@
 
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
-use payfault::fuzz::bugs_from_env;
+use payfault::fuzz::target_bugs;
 use payfault::fuzz::node_inputs::{check, Case};
-use payfault::node::Bugs;
-
-fn bugs() -> &'static Bugs {
-    static BUGS: OnceLock<Bugs> = OnceLock::new();
-    BUGS.get_or_init(|| {
-        bugs_from_env().unwrap_or_else(|error| {
-            eprintln!("error: {error}");
-            std::process::exit(2)
-        })
-    })
-}
 
 fuzz_target!(|case: Case| {
-    if let Err(violation) = check(&case, bugs()) {
+    if let Err(violation) = check(&case, target_bugs()) {
         panic!("{violation}");
     }
 });

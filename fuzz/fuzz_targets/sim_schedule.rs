@@ -9,25 +9,12 @@
 
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
-use payfault::fuzz::bugs_from_env;
+use payfault::fuzz::target_bugs;
 use payfault::fuzz::schedule::{check, Schedule};
-use payfault::node::Bugs;
-
-fn bugs() -> &'static Bugs {
-    static BUGS: OnceLock<Bugs> = OnceLock::new();
-    BUGS.get_or_init(|| {
-        bugs_from_env().unwrap_or_else(|error| {
-            eprintln!("error: {error}");
-            std::process::exit(2)
-        })
-    })
-}
 
 fuzz_target!(|schedule: Schedule| {
-    if let Err(finding) = check(&schedule, bugs()) {
+    if let Err(finding) = check(&schedule, target_bugs()) {
         panic!("{finding}\nturn it into a scenario: payfault from-fuzz <the crash file below>");
     }
 });

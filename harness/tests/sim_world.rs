@@ -94,6 +94,18 @@ fn trace_text(result: &RunResult) -> String {
         .join("\n")
 }
 
+/// The checker passes the run's history; otherwise its violations and the
+/// whole trace.
+fn assert_checker_passes(result: &RunResult) {
+    let verdict = check(&result.history);
+    assert!(
+        verdict.passed(),
+        "{:#?}\n{}",
+        verdict.violations,
+        trace_text(result)
+    );
+}
+
 #[test]
 fn an_approved_sale_is_shown_approved_and_paid_out_at_end_of_day() {
     let result = run(
@@ -106,13 +118,7 @@ fn an_approved_sale_is_shown_approved_and_paid_out_at_end_of_day() {
         &SimOptions::default(),
     )
     .unwrap();
-    let verdict = check(&result.history);
-    assert!(
-        verdict.passed(),
-        "{:#?}\n{}",
-        verdict.violations,
-        trace_text(&result)
-    );
+    assert_checker_passes(&result);
     assert!(
         matches!(outcome_of(&result, 1), Outcome::Approved { .. }),
         "{}",
@@ -148,8 +154,7 @@ fn a_lost_approval_is_reversed_and_the_card_nets_to_zero() {
         matches!(outcome_of(&result, 1), Outcome::FailedReversed { .. }),
         "{text}"
     );
-    let verdict = check(&result.history);
-    assert!(verdict.passed(), "{:#?}\n{text}", verdict.violations);
+    assert_checker_passes(&result);
     let card = payfault::history::Account::Cardholder(rich_card().pan);
     assert_eq!(result.history.ledgers[0].closing[&card].0, 1_000_00, "{text}");
 }
@@ -217,8 +222,7 @@ fn a_hostile_host_replaying_tampering_and_forging_moves_no_money() {
     let result = run(&hostile_plan(Bugs::none()), &SimOptions::default()).unwrap();
     let text = trace_text(&result);
     assert_eq!(text.matches("HOSTILE").count(), 3, "{text}");
-    let verdict = check(&result.history);
-    assert!(verdict.passed(), "{:#?}\n{text}", verdict.violations);
+    assert_checker_passes(&result);
     assert!(
         matches!(outcome_of(&result, 1), Outcome::Approved { .. }),
         "{text}"
@@ -262,8 +266,7 @@ fn a_terminal_clock_a_day_ahead_dates_its_transactions_a_day_later() {
         &SimOptions::default(),
     )
     .unwrap();
-    let verdict = check(&result.history);
-    assert!(verdict.passed(), "{:#?}", verdict.violations);
+    assert_checker_passes(&result);
     let key = result
         .history
         .shown
@@ -314,4 +317,45 @@ fn the_history_records_each_crash_with_its_host_and_time() {
             host: Party::Switch
         }
     );
+}
+
+/// Two partitions of one link that overlap: the link stays cut until the
+/// later one ends, not just until the first one does.
+#[test]
+fn overlapping_partitions_of_one_link_keep_it_cut_until_the_last_ends() {
+    let mut faults = FaultPlan::default();
+    for (from_ms, until_ms) in [(1_000, 5_000), (3_000, 9_000)] {
+        faults.partitions.push(payfault::plan::LinkPartition {
+            link: LinkId::Terminal(terminal()),
+            from_ms,
+            until_ms: Some(until_ms),
+        });
+    }
+    let result = run(
+        &plan(3, vec![sale(1, 6_000, "12.50 EUR")], faults, Bugs::none()),
+        &SimOptions::default(),
+    )
+    .unwrap();
+    let events = result.trace.events();
+    let crossed_while_cut: Vec<String> = events
+        .iter()
+        .filter(|event| event.host == "switch" && (5_000..9_000).contains(&event.at_ms))
+        .filter(|event| matches!(event.kind, payfault::sim::trace::EventKind::Received { .. }))
+        .map(|event| event.to_string())
+        .collect();
+    assert!(
+        crossed_while_cut.is_empty(),
+        "{crossed_while_cut:#?}\n{}",
+        trace_text(&result)
+    );
+    let repairs: Vec<u64> = events
+        .iter()
+        .filter(|event| {
+            matches!(&event.kind, payfault::sim::trace::EventKind::Network { change } if change.starts_with("repair"))
+        })
+        .map(|event| event.at_ms)
+        .collect();
+    assert_eq!(repairs.len(), 1, "{}", trace_text(&result));
+    assert!(repairs[0] >= 9_000, "{repairs:?}");
+    assert_checker_passes(&result);
 }

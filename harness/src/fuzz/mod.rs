@@ -41,6 +41,19 @@ pub fn bugs_from_env() -> Result<Bugs, String> {
     }
 }
 
+/// The planted bugs of a fuzz target's process: [`bugs_from_env`], read
+/// once. A name it cannot read ends the process with status 2 and the
+/// reason, before any input runs (a target must not fuzz the wrong system).
+pub fn target_bugs() -> &'static Bugs {
+    static BUGS: std::sync::OnceLock<Bugs> = std::sync::OnceLock::new();
+    BUGS.get_or_init(|| {
+        bugs_from_env().unwrap_or_else(|error| {
+            eprintln!("error: {error}");
+            std::process::exit(2)
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -705,11 +705,20 @@ fn answer_to(request: &WireMessage, code: ResponseCode) -> Option<WireMessage> {
 /// the same approval (a repeat answered otherwise tells the customer a
 /// story the ledger does not), and a definitive decline must not turn into
 /// an approval. An answer that decided nothing (91, 96: nobody reached; 68:
-/// too late; 95: the totals disagree, nothing was paid) may be followed by
-/// anything, and one decline by another.
+/// too late; 95: the totals disagree, nothing was paid; a refusal the case
+/// knows to be for now only) may be followed by anything, and one decline
+/// by another.
 #[derive(Default)]
 struct AnswerBook {
-    answers: BTreeMap<(u16, TransactionKey), (ResponseCode, Option<ApprovalCode>)>,
+    answers: BTreeMap<(u16, TransactionKey), Answer>,
+}
+
+#[derive(Clone, PartialEq)]
+struct Answer {
+    code: ResponseCode,
+    approval: Option<ApprovalCode>,
+    /// Whether it decided the request (a later approval contradicts it).
+    decided: bool,
 }
 
 fn transient(code: ResponseCode) -> bool {
@@ -724,8 +733,9 @@ fn transient(code: ResponseCode) -> bool {
 
 impl AnswerBook {
     /// Record `message` (an answer); an answer to the same request before
-    /// that this one contradicts is a broken contract.
-    fn record(&mut self, message: &WireMessage) -> Result<(), String> {
+    /// that this one contradicts is a broken contract. `for_now`: the case
+    /// knows this answer decides nothing yet, whatever its code.
+    fn record(&mut self, message: &WireMessage, for_now: bool) -> Result<(), String> {
         let (mti, key, code, approval) = match message {
             WireMessage::FinancialResponse(m) => (210, m.trace.key(), m.response, m.approval.clone()),
             WireMessage::ReversalResponse(m) => (430, m.trace.key(), m.response, None),
@@ -736,34 +746,38 @@ impl AnswerBook {
         if matches!(code, ResponseCode::SecurityViolation | ResponseCode::FormatError) {
             return Ok(());
         }
-        let new = (code, approval);
+        let new = Answer {
+            code,
+            approval,
+            decided: !transient(code) && !for_now,
+        };
         let Some(first) = self.answers.get(&(mti, key.clone())).cloned() else {
             self.answers.insert((mti, key), new);
             return Ok(());
         };
         let approved = ResponseCode::Approved;
-        let contradicts = if first.0 == approved {
-            first != new
+        let contradicts = if first.code == approved {
+            (first.code, &first.approval) != (new.code, &new.approval)
         } else {
-            new.0 == approved && !transient(first.0)
+            new.code == approved && first.decided
         };
         if contradicts {
             return Err(format!(
                 "answered {key} (0{mti}) with {} {:?} after {} {:?} before",
-                new.0.to_wire(),
-                new.1,
-                first.0.to_wire(),
-                first.1
+                new.code.to_wire(),
+                new.approval,
+                first.code.to_wire(),
+                first.approval
             ));
         }
-        if transient(first.0) && !transient(new.0) {
+        if !first.decided && new.decided {
             self.answers.insert((mti, key), new);
         }
         Ok(())
     }
 
     fn financial(&self, key: &TransactionKey) -> Option<ResponseCode> {
-        self.answers.get(&(210, key.clone())).map(|answer| answer.0)
+        self.answers.get(&(210, key.clone())).map(|answer| answer.code)
     }
 }
 
@@ -1218,6 +1232,8 @@ impl BankCase {
             .iter()
             .filter(|r| r.processing == ProcessingCode::Void)
             .filter(|r| self.book.financial(&r.trace.key()) == Some(ResponseCode::Approved))
+            // A reversed void voids nothing: its sale stands again.
+            .filter(|r| !reversed.contains(&r.trace.key()))
             .filter_map(|r| r.original.as_ref().map(|o| o.key(&r.trace.terminal)))
             .collect();
         let mut totals = BatchTotals {
@@ -1301,7 +1317,7 @@ impl BankCase {
                 Err(_) if step.damaged => continue,
                 Err(problem) => return Err(problem),
             };
-            self.book.record(&message)?;
+            self.book.record(&message, false)?;
             if let WireMessage::FinancialResponse(answer) = &message {
                 self.judge_answer(answer)?;
             }
@@ -1626,10 +1642,17 @@ impl SwitchCase {
                 let Some(answer) = answer_to(&request, code) else {
                     return Ok(());
                 };
-                let (bytes, _) = deliver_bytes(&answer, &self.bank_key, via.damage);
-                let step = self
+                let (bytes, damaged) = deliver_bytes(&answer, &self.bank_key, via.damage);
+                let mut step = self
                     .driver
                     .message(&Peer::Bank(self.bank.clone()), &bytes, via.crash_at);
+                step.damaged = damaged;
+                if damaged && step.appended > 0 {
+                    return Err(format!(
+                        "journalled {} record(s) for a damaged answer from {}",
+                        step.appended, self.bank
+                    ));
+                }
                 self.judge(&step)
             }
             SwitchStep::Wait { ms10 } => {
@@ -1677,6 +1700,25 @@ impl SwitchCase {
             tally(&mut totals, answer.processing, answer.amount);
         }
         totals
+    }
+
+    /// A 12 to a void the switch never forwarded, for a request no reversal
+    /// named: the switch refuses such a void while the sale's batch is
+    /// settling and forwards a copy once the settlement is answered, so the
+    /// refusal decides nothing yet. (A 12 for a request reversed before it
+    /// arrived stays final.)
+    fn refused_for_now(&self, message: &WireMessage) -> bool {
+        let WireMessage::FinancialResponse(answer) = message else {
+            return false;
+        };
+        let key = answer.trace.key();
+        answer.response == ResponseCode::InvalidTransaction
+            && answer.processing == ProcessingCode::Void
+            && !self.forwarded.contains_key(&key)
+            && !self
+                .delivered
+                .iter()
+                .any(|m| matches!(m, WireMessage::ReversalAdvice(advice) if advice.trace.key() == key))
     }
 
     fn deliver_from_terminal(
@@ -1738,7 +1780,8 @@ impl SwitchCase {
                     self.to_bank.push(message);
                 }
                 _ => {
-                    self.book.record(&message)?;
+                    let for_now = self.refused_for_now(&message);
+                    self.book.record(&message, for_now)?;
                     if let WireMessage::FinancialResponse(answer) = &message {
                         if !matches!(
                             answer.response,
@@ -2093,6 +2136,61 @@ mod tests {
             "only {} bugs caught: {caught_bugs:?}",
             caught_bugs.len()
         );
+    }
+
+    /// A void of a sale whose batch is settling is refused 12 by the switch
+    /// itself; once the settlement is answered a copy of the void goes to
+    /// the issuer, which may approve it. That 00 after the 12 is the
+    /// switch relaying an issuer's decision, not a contradiction.
+    #[test]
+    fn a_void_refused_while_its_batch_settles_may_be_approved_later() {
+        let clean = Delivery {
+            damage: Damage::None,
+            crash_at: None,
+        };
+        let request = |processing: u8| SwitchStep::Request {
+            terminal: false,
+            processing,
+            card: 0,
+            amount: 1,
+            of: 0,
+            via: clean,
+        };
+        let answer = |of: u8| SwitchStep::BankAnswer {
+            of,
+            code: 0,
+            via: clean,
+        };
+        let steps = [
+            request(0),
+            answer(0),
+            SwitchStep::Close {
+                terminal: false,
+                wrong: None,
+                via: clean,
+            },
+            request(2),
+            answer(1),
+            SwitchStep::Copy {
+                of: 2,
+                repeat: true,
+                via: clean,
+            },
+            answer(2),
+        ];
+        let mut case = SwitchCase::new(&Bugs::none());
+        for (index, step) in steps.iter().enumerate() {
+            if let Err(what) = case.step(step) {
+                panic!("step {index}: {what}");
+            }
+        }
+        let void = case.requests[1].trace.key();
+        assert_eq!(
+            case.forwarded.get(&void),
+            Some(&1),
+            "the void was never forwarded"
+        );
+        assert_eq!(case.book.financial(&void), Some(ResponseCode::Approved));
     }
 
     #[test]

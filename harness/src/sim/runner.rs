@@ -209,10 +209,16 @@ impl<'a> Runner<'a> {
                 self.trace("world", EventKind::Network { change });
             }
             Action::Repair { from, to, fault } => {
-                self.sim.repair(from.as_str(), to.as_str());
                 if let Some(index) = fault {
-                    self.shared.faults.borrow_mut().set_partition(index, false);
+                    let mut faults = self.shared.faults.borrow_mut();
+                    faults.set_partition(index, false);
+                    // Another of the plan's partitions of this link is still
+                    // on: the link stays cut until the last one ends.
+                    if faults.partitioned(&from) {
+                        return;
+                    }
                 }
+                self.sim.repair(from.as_str(), to.as_str());
                 self.partitions.remove(&(from.clone(), to.clone()));
                 self.trace(
                     "world",
