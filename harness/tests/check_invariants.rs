@@ -976,6 +976,42 @@ fn a_late_copy_declined_12_is_allowed_only_when_a_crash_may_have_lost_its_origin
 }
 
 #[test]
+fn a_decision_may_ignore_a_reversal_the_bank_crashed_before_acknowledging() {
+    // Refund 2 (300 of sale 1's 1000) is reversed at 5 s; a refund of the
+    // whole sale arrives at 6 s and is declined 13, as if refund 2 stood.
+    let whole_refund_after_reversal = |crash_ms: Option<u64>, acknowledged_ms: u64| {
+        mutated(|h| {
+            let mut reversal = reversal_asked(2, 300);
+            reversal.at_ms = 5_000;
+            if let Asked::Reversal(asked) = &mut reversal.asked {
+                asked.processing = ProcessingCode::Refund;
+            }
+            let mut whole = asked(7, ProcessingCode::Refund, 1000, Some(1));
+            whole.at_ms = 6_000;
+            h.requests.extend([reversal, whole]);
+            let mut ack = reversal_ack(Party::Switch, bank_party(), 2);
+            ack.at_ms = acknowledged_ms;
+            let mut declined = answer(Party::Switch, bank_party(), 7, ResponseCode::InvalidAmount);
+            declined.processing = Some(ProcessingCode::Refund);
+            declined.at_ms = 6_010;
+            h.answers.extend([ack, declined]);
+            h.crashes.extend(crash_ms.map(|at_ms| CrashSeen {
+                at_ms,
+                host: bank_party(),
+            }));
+        })
+    };
+    // The reversal stood (acknowledged, no crash): the whole sale was left
+    // to refund, so 13 is wrong.
+    assert!(whole_refund_after_reversal(None, 5_010).contains(&Invariant::Availability));
+    // Acknowledged before the bank crashed: it was synced, 13 is wrong.
+    assert!(whole_refund_after_reversal(Some(5_500), 5_010).contains(&Invariant::Availability));
+    // The bank crashed before acknowledging it (the ack came for a later
+    // copy): it may have lost the reversal, and 13 is what it then owes.
+    assert!(!whole_refund_after_reversal(Some(5_500), 9_010).contains(&Invariant::Availability));
+}
+
+#[test]
 fn a_reused_key_or_a_misdelivered_answer_breaks_key_reuse() {
     // The same key asked again for another amount, and approved again.
     let found = mutated(|h| {

@@ -373,15 +373,53 @@ impl<'a> Model<'a> {
         if !self.reversed.insert(key) {
             return;
         }
+        self.shift_follow(key, true);
+    }
+
+    /// `judge` run on the model as it would be had the bank lost the
+    /// reversals of `keys` (it crashed before acknowledging them, and may
+    /// not have synced them); the model is the same afterwards.
+    fn without_reversals<R>(
+        &mut self,
+        keys: &BTreeSet<&'a TransactionKey>,
+        judge: impl FnOnce(&Self) -> R,
+    ) -> R {
+        let mut undone: Vec<(&'a TransactionKey, bool)> = Vec::new();
+        for &key in keys {
+            if self.tombstones.remove(key) {
+                undone.push((key, true));
+            } else if self.reversed.remove(key) {
+                self.shift_follow(key, false);
+                undone.push((key, false));
+            }
+        }
+        let judged = judge(self);
+        for (key, tombstone) in undone {
+            if tombstone {
+                self.tombstones.insert(key);
+            } else {
+                self.reversed.insert(key);
+                self.shift_follow(key, true);
+            }
+        }
+        judged
+    }
+
+    /// Undo (`reversed`) or redo what the approved refund or void `key`
+    /// did to its sale.
+    fn shift_follow(&mut self, key: &TransactionKey, reversed: bool) {
         match self.follows.get(key) {
             Some(Follow::Refund { sale, minor }) => {
                 if let Some(sale) = self.sales.get_mut(*sale) {
-                    sale.refunded = sale.refunded.saturating_sub(*minor);
+                    sale.refunded = match reversed {
+                        true => sale.refunded.saturating_sub(*minor),
+                        false => sale.refunded + minor,
+                    };
                 }
             }
             Some(Follow::Void { sale }) => {
                 if let Some(sale) = self.sales.get_mut(*sale) {
-                    sale.voided = false;
+                    sale.voided = !reversed;
                 }
             }
             _ => {}
@@ -505,6 +543,10 @@ fn judge_bank<'a>(
     // approval), so it may have lost the request and taken the reversal
     // for one of an unknown transaction (a tombstone, 12 to a late copy).
     let mut maybe_forgotten: BTreeSet<&TransactionKey> = BTreeSet::new();
+    // Reversals the bank may have lost: it crashed after one arrived and
+    // before acknowledging it. Until a copy arrives again, a request may
+    // be decided as if the reversal had not happened.
+    let mut maybe_lost: BTreeSet<&TransactionKey> = BTreeSet::new();
     let mut model = Model::new(setup, calendar, ledger);
     let mut posted = 0;
     // key -> the answers allowed at each moment it could have been decided.
@@ -532,6 +574,12 @@ fn judge_bank<'a>(
                     let allowed = model.financial(asked, &request.key, request.clock_ms);
                     let moments = moments.entry(&request.key).or_default();
                     moments.push((request.at_ms, allowed));
+                    if !maybe_lost.is_empty() {
+                        let allowed = model.without_reversals(&maybe_lost, |model| {
+                            model.financial(asked, &request.key, request.clock_ms)
+                        });
+                        moments.push((request.at_ms, allowed));
+                    }
                     if maybe_forgotten.contains(&request.key) {
                         moments.push((
                             request.at_ms,
@@ -559,6 +607,20 @@ fn judge_bank<'a>(
                     maybe_forgotten.insert(key);
                 }
                 model.reversal(key);
+                let next_crash = crashes
+                    .iter()
+                    .copied()
+                    .filter(|&crash| crash >= request.at_ms)
+                    .min();
+                let acknowledged_before = |crash: u64| {
+                    answers
+                        .get(&(key, 430))
+                        .is_some_and(|answer| answer.at_ms <= crash)
+                };
+                match next_crash {
+                    Some(crash) if !acknowledged_before(crash) => maybe_lost.insert(key),
+                    _ => maybe_lost.remove(key),
+                };
                 if let Some(answer) = answers
                     .get(&(&request.key, 430))
                     .filter(|answer| !answer.response.is_approved())

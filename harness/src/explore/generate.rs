@@ -9,6 +9,8 @@ use std::ops::RangeInclusive;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::lives;
+
 use crate::node::bank::{BankCommand, CardState, MerchantState};
 use crate::node::terminal::{Card, TerminalCommand};
 use crate::node::{all_crash_points, Bugs, Calendar, Millis, OperationId};
@@ -116,7 +118,7 @@ const CARDS: [(&str, u32); 8] = [
     ("4111110000000008", 5),
 ];
 
-fn pick_card(rng: &mut dyn RngCore, topology: &Topology) -> (Card, Currency) {
+pub(super) fn pick_card(rng: &mut dyn RngCore, topology: &Topology) -> (Card, Currency) {
     let total: u32 = CARDS.iter().map(|(_, weight)| weight).sum();
     let mut draw = rng.random_range(0..total);
     let mut chosen = CARDS[0].0;
@@ -247,7 +249,7 @@ fn boundary_expiries(seed: u64, topology: &mut Topology) {
 
 /// Amounts around the interesting boundaries: tiny, around limits and
 /// balances, and zero now and then.
-fn pick_minor(rng: &mut dyn RngCore) -> u64 {
+pub(super) fn pick_minor(rng: &mut dyn RngCore) -> u64 {
     match rng.random_range(0..10) {
         0 => 0,
         1 => 1,
@@ -269,7 +271,7 @@ struct Sale {
     likely_approved: bool,
 }
 
-fn likely_approved(
+pub(super) fn likely_approved(
     topology: &Topology,
     terminal: usize,
     card: &Card,
@@ -454,7 +456,7 @@ fn workload(
     steps
 }
 
-fn money(minor: u64, currency: Currency) -> Money {
+pub(super) fn money(minor: u64, currency: Currency) -> Money {
     Money::new(minor, currency).expect("generated amounts fit twelve digits")
 }
 
@@ -702,6 +704,7 @@ pub fn generate_from(rng: &mut dyn RngCore, seed: u64, bugs: &Bugs, bounds: &Bou
     let fault_phase_ms = rng.random_range(bounds.fault_phase_ms.clone());
     let workload = workload(rng, &topology, fault_phase_ms, bounds.operations.clone());
     let faults = fault_plan(rng, &topology, fault_phase_ms);
+    let workload = lives::add_lives(seed, &mut topology, workload, fault_phase_ms);
     // Some days nobody closes the batches: no end-of-day reconciliation
     // repairs what the day broke.
     let close_batches_at_end = rng.random_bool(0.8);

@@ -13,6 +13,7 @@
 
 pub mod found;
 pub mod generate;
+mod lives;
 pub mod shrink;
 
 use std::collections::BTreeMap;

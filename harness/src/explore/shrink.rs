@@ -176,17 +176,7 @@ pub fn assemble(base: &Plan, parts: &[Part]) -> Plan {
             _ => None,
         })
         .collect();
-    let mut renumbered: BTreeMap<OperationId, OperationId> = BTreeMap::new();
-    for (index, step) in kept.iter().enumerate() {
-        if let WorkItem::Terminal { command, .. } = &step.item {
-            renumbered.insert(command.operation(), OperationId(index as u32 + 1));
-        }
-    }
-    plan.workload = kept
-        .into_iter()
-        .enumerate()
-        .map(|(index, step)| renumber(step, OperationId(index as u32 + 1), &renumbered))
-        .collect();
+    plan.workload = number_by_place(kept);
     for part in &parts {
         add_fault(&mut plan.faults, part);
     }
@@ -224,6 +214,23 @@ fn live(parts: Vec<Part>) -> Vec<Part> {
             }) => sales.contains(original),
             _ => true,
         })
+        .collect()
+}
+
+/// `steps` in their order, each operation numbered by its place (from 1)
+/// and each refund or void naming its sale's new number, as a scenario file
+/// numbers them.
+pub(super) fn number_by_place(steps: Vec<&Step>) -> Vec<Step> {
+    let mut renumbered: BTreeMap<OperationId, OperationId> = BTreeMap::new();
+    for (index, step) in steps.iter().enumerate() {
+        if let WorkItem::Terminal { command, .. } = &step.item {
+            renumbered.insert(command.operation(), OperationId(index as u32 + 1));
+        }
+    }
+    steps
+        .into_iter()
+        .enumerate()
+        .map(|(index, step)| renumber(step, OperationId(index as u32 + 1), &renumbered))
         .collect()
 }
 

@@ -44,7 +44,8 @@ enum Command {
     /// List the coverage marks, or count how often seeds and the library hit each.
     #[command(
         after_help = "A mark names a situation in node code, the world or the checker (docs/coverage.md). Without
---seeds or --library: the catalogue. Exit status: 0, or 1 with --require when a mark was never hit.
+--seeds or --library: the catalogue. Exit status: 0, or 1 with --require when a mark was never hit (those listed as not reached yet, with
+their reasons, excepted).
 
 Examples:
   payfault coverage
@@ -163,7 +164,7 @@ struct ExploreArgs {
     /// Print how often each coverage mark was hit (the never-hit ones are printed anyway).
     #[arg(long)]
     coverage: bool,
-    /// Exit 1 naming every coverage mark the seeds never hit.
+    /// Exit 1 naming every coverage mark the seeds never hit (but those listed as not reached yet).
     #[arg(long)]
     require_coverage: bool,
 }
