@@ -1058,3 +1058,145 @@ fn without_the_requests_what_depends_on_them_is_not_judged() {
     assert!(!not_judged.contains(&Invariant::Conservation));
     assert!(verdict.passed(), "{:#?}", verdict.violations);
 }
+
+#[test]
+fn a_command_journalled_in_the_same_millisecond_may_come_before_or_after_the_decision() {
+    // Refund 2 arrives twice in the millisecond an operator command is
+    // journalled; the merchant may refund 300 a day, so the copy, judged
+    // after the refund stood, could only be declined 61.
+    let same_millisecond = |response: ResponseCode| {
+        mutated(|h| {
+            h.banks[0].merchants[0].daily_refund_limit = Some(Amount::new(300).unwrap());
+            let mut command = command(
+                1,
+                OperatorAction::SetMerchantState {
+                    merchant: MerchantId::new("MERCHANT0000001").unwrap(),
+                    state: MerchantState::Active,
+                },
+            );
+            command.at_ms = 1_000;
+            h.commands.push(command);
+            h.requests
+                .insert(2, asked(2, ProcessingCode::Refund, 300, Some(1)));
+            for answer in h.answers.iter_mut().filter(|a| a.key == key(2)) {
+                answer.at_ms = 1_000;
+                answer.response = response;
+            }
+        })
+    };
+    // The first arrival decided it, before or after the command: 00 stands.
+    let found = same_millisecond(ResponseCode::Approved);
+    assert!(!found.contains(&Invariant::Availability), "{found:?}");
+    // Neither order allows a 05.
+    let found = same_millisecond(ResponseCode::DoNotHonour);
+    assert!(found.contains(&Invariant::Availability), "{found:?}");
+}
+
+#[test]
+fn a_settlement_the_bank_may_have_lost_in_a_crash_is_judged_paid_and_unpaid_until_its_copy() {
+    // The merchant holds nothing after refund 2; batch 1's settlement
+    // (1000 to the merchant) arrives at 1 s, refund 7 (300 of sale 1) at
+    // 2 s is declined 51, a copy of the settlement arrives at 3 s.
+    let refund_between_copies = |crash_ms: Option<u64>| {
+        mutated(|h| {
+            h.ledgers[0].opening.insert(merchant(), (300, Currency::EUR));
+            h.banks[0].merchants[0].balance = Amount::new(300).unwrap();
+            let mut refund = asked(7, ProcessingCode::Refund, 300, Some(1));
+            refund.at_ms = 2_000;
+            refund.clock_ms = 2_000;
+            let mut copy = settlement_asked((1, 300), (1, 1000));
+            copy.at_ms = 3_000;
+            copy.clock_ms = 3_000;
+            h.requests.extend([refund, copy]);
+            let mut declined = answer(Party::Switch, bank_party(), 7, ResponseCode::InsufficientFunds);
+            declined.processing = Some(ProcessingCode::Refund);
+            declined.at_ms = 2_010;
+            h.answers.push(declined);
+            h.crashes.extend(crash_ms.map(|at_ms| CrashSeen {
+                at_ms,
+                host: bank_party(),
+            }));
+        })
+    };
+    // No crash: the first copy paid the merchant, so 51 is wrong.
+    assert!(refund_between_copies(None).contains(&Invariant::Availability));
+    // A crash before the refund arrived: the first copy may have been
+    // lost and the second made the payment, so 51 is what the bank owed.
+    let found = refund_between_copies(Some(1_500));
+    assert!(!found.contains(&Invariant::Availability), "{found:?}");
+}
+
+#[test]
+fn a_void_after_a_settlement_the_bank_may_have_lost_in_a_crash_may_be_approved() {
+    // Batch 1 settles at 1 s; sale 8 (100, batch 1) arrives at 1.2 s and
+    // its void at 2 s is approved; a copy of the settlement comes at 3 s.
+    let void_between_copies = |crash_ms: Option<u64>| {
+        mutated(|h| {
+            let mut sale = asked(8, ProcessingCode::Sale, 100, None);
+            (sale.at_ms, sale.clock_ms) = (1_200, 1_200);
+            let mut void = asked(10, ProcessingCode::Void, 100, Some(8));
+            (void.at_ms, void.clock_ms) = (2_000, 2_000);
+            let mut copy = settlement_asked((1, 300), (1, 1000));
+            (copy.at_ms, copy.clock_ms) = (3_000, 3_000);
+            h.requests.extend([sale, void, copy]);
+            let mut sold = posting(EffectType::Sale, Some(8), &[(card(), -100), (clearing(), 100)]);
+            sold.at_ms = Some(1_200);
+            let mut voided = posting(EffectType::Void, Some(10), &[(card(), 100), (clearing(), -100)]);
+            voided.at_ms = Some(2_000);
+            postings(h).extend([sold, voided]);
+            let mut approved_sale = answer(Party::Switch, bank_party(), 8, ResponseCode::Approved);
+            approved_sale.at_ms = 1_210;
+            let mut approved_void = answer(Party::Switch, bank_party(), 10, ResponseCode::Approved);
+            approved_void.processing = Some(ProcessingCode::Void);
+            approved_void.at_ms = 2_010;
+            h.answers.extend([approved_sale, approved_void]);
+            h.crashes.extend(crash_ms.map(|at_ms| CrashSeen {
+                at_ms,
+                host: bank_party(),
+            }));
+        })
+    };
+    // No crash: the batch was settled, the void owed 12.
+    assert!(void_between_copies(None).contains(&Invariant::Availability));
+    // The bank crashed before the void: it may have lost the settlement.
+    let found = void_between_copies(Some(1_500));
+    assert!(!found.contains(&Invariant::Availability), "{found:?}");
+}
+
+#[test]
+fn a_command_journalled_after_a_posting_bounds_which_copy_made_it() {
+    // Sale 4's reversal arrives at 1 s and again at 3 s, the bank crashed
+    // at 1.5 s; the card is frozen at 2 s by a command the bank journalled
+    // after the reversal's posting, so the first copy made it; sale 8 at
+    // 2.5 s is declined 57 on the frozen card.
+    let sale_after_freeze = |response: ResponseCode| {
+        mutated(|h| {
+            let mut freeze = command(
+                4,
+                OperatorAction::SetCardState {
+                    pan: Pan::new("4111111111111111").unwrap(),
+                    state: CardState::Frozen,
+                },
+            );
+            freeze.at_ms = 2_000;
+            h.commands.push(freeze);
+            let mut sale = asked(8, ProcessingCode::Sale, 100, None);
+            (sale.at_ms, sale.clock_ms) = (2_500, 2_500);
+            let mut copy = reversal_asked(4, 200);
+            (copy.at_ms, copy.clock_ms) = (3_000, 3_000);
+            h.requests.extend([sale, copy]);
+            let mut declined = answer(Party::Switch, bank_party(), 8, response);
+            declined.at_ms = 2_510;
+            h.answers.push(declined);
+            h.crashes.push(CrashSeen {
+                at_ms: 1_500,
+                host: bank_party(),
+            });
+        })
+    };
+    let found = sale_after_freeze(ResponseCode::NotPermittedToCardholder);
+    assert!(!found.contains(&Invariant::Availability), "{found:?}");
+    // Declined for funds the card had, on a card frozen then, is wrong.
+    let found = sale_after_freeze(ResponseCode::InsufficientFunds);
+    assert!(found.contains(&Invariant::Availability), "{found:?}");
+}

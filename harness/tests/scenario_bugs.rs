@@ -10,6 +10,12 @@
 //! orders the search: if a listed scenario stops catching its bug, the rest
 //! of the library is tried before the case fails, and the case prints which
 //! scenario caught the bug instead.
+//!
+//! The other way round, every library scenario must be shown to matter:
+//! `MATTERS` names a planted bug under which it fails (one `matters::` case
+//! each), and a scenario no planted bug makes fail is listed in
+//! `NOT_SHOWN_BY_A_PLANTED_BUG`; a new file in neither list fails
+//! `library::every_scenario_accounted_for`.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +44,105 @@ const FIRST_TRIES: &[(Bug, &str)] = &[
     (Bug::MacNotVerified, "d/corrupted-amount-digit.toml"),
     (Bug::BankExpiryOffByOneMonth, "d/expired-last-month.toml"),
     (Bug::RefundAfterVoid, "a/refund-after-void.toml"),
+];
+
+/// What shows each library scenario matters: a planted bug under which it
+/// fails (a violated invariant or an unmet expectation). Every library file
+/// is listed here or in `NOT_SHOWN_BY_A_PLANTED_BUG`.
+const MATTERS: &[(&str, Bug)] = &[
+    ("a/refund-after-void.toml", Bug::RefundAfterVoid),
+    ("a/refund-over-remaining.toml", Bug::RefundBoundUnchecked),
+    ("a/refund-response-lost-retried.toml", Bug::BankNotIdempotent),
+    ("a/refund-two-partials-queued.toml", Bug::RefundBoundUnchecked),
+    ("a/refund-two-partials-racing.toml", Bug::RefundBoundRace),
+    (
+        "a/sale-life-refund-void-remainder.toml",
+        Bug::RefundBoundUnchecked,
+    ),
+    ("b/maintenance-every-request.toml", Bug::RefundAfterVoid),
+    ("b/refund-bank-crash-after-posting.toml", Bug::BankReplyBeforeSync),
+    ("b/refund-bank-crash-before-sync.toml", Bug::BankReplyBeforeSync),
+    ("b/refund-merchant-short.toml", Bug::DeclinePartialPosting),
+    (
+        "b/refund-switch-crash-before-reply.toml",
+        Bug::TerminalTimeoutAsDecline,
+    ),
+    (
+        "b/terminal-crashes-refund-reversal-close.toml",
+        Bug::StanNotPersisted,
+    ),
+    ("c/approval-lost-reversed.toml", Bug::TerminalTimeoutAsDecline),
+    (
+        "c/close-after-reversal-lost-in-partition.toml",
+        Bug::TerminalTimeoutAsDecline,
+    ),
+    ("c/duplicate-sale-late-retransmission.toml", Bug::SwitchNoDedupe),
+    ("c/duplicate-sale-messages.toml", Bug::BankNotIdempotent),
+    ("c/late-sale-after-reversal.toml", Bug::ReversalUnknownIgnored),
+    ("c/reversal-bank-crash-before-ack.toml", Bug::ReversalEveryCopy),
+    ("c/reversal-bank-crash-before-sync.toml", Bug::BankReplyBeforeSync),
+    ("c/reversal-duplicated.toml", Bug::ReversalEveryCopy),
+    ("c/reversal-lost-retried.toml", Bug::TerminalTimeoutAsDecline),
+    ("c/reversal-outlasts-partition.toml", Bug::ReversalQueueGivesUp),
+    (
+        "c/same-stan-two-terminals-one-merchant.toml",
+        Bug::StanNotPersisted,
+    ),
+    ("c/switch-crash-after-forward.toml", Bug::TerminalTimeoutAsDecline),
+    (
+        "c/switch-crash-timeout-and-reversal.toml",
+        Bug::TerminalTimeoutAsDecline,
+    ),
+    ("c/terminal-crash-after-send.toml", Bug::TerminalJournalAfterSend),
+    ("c/terminal-reboot-between-sales.toml", Bug::StanNotPersisted),
+    (
+        "d/bank-clock-crosses-month-end.toml",
+        Bug::BankExpiryOffByOneMonth,
+    ),
+    ("d/corrupted-amount-digit.toml", Bug::MacNotVerified),
+    ("d/corrupted-in-transit.toml", Bug::TerminalTimeoutAsDecline),
+    (
+        "d/corrupted-on-bank-link-request.toml",
+        Bug::TerminalTimeoutAsDecline,
+    ),
+    ("d/expired-last-month.toml", Bug::BankExpiryOffByOneMonth),
+    ("d/hostile-replay-tamper-forge.toml", Bug::MacNotVerified),
+    (
+        "e/batch-totals-after-lost-approval.toml",
+        Bug::ReversalQueueGivesUp,
+    ),
+    ("e/close-switch-crashes-twice.toml", Bug::DeclinePartialPosting),
+    ("e/settlement-duplicated.toml", Bug::BatchSettledTwice),
+    ("e/settlement-lost.toml", Bug::BatchSettledTwice),
+    ("e/settlement-mixed-bank-crash.toml", Bug::BatchSettledTwice),
+    (
+        "e/settlement-two-terminals-bank-crash-before-sync.toml",
+        Bug::BankReplyBeforeSync,
+    ),
+    ("e/void-after-settlement-at-host.toml", Bug::VoidAfterSettlement),
+];
+
+/// Library scenarios no planted bug makes fail: they guard decision
+/// branches no planted bug touches (docs/mutants.md says which mutants of
+/// the node code each one kills, where that was measured).
+const NOT_SHOWN_BY_A_PLANTED_BUG: &[&str] = &[
+    "a/refund-other-currency.toml",
+    "a/refund-over-cap.toml",
+    "b/refund-during-maintenance.toml",
+    "b/refund-merchant-frozen.toml",
+    "b/refund-outside-window.toml",
+    "b/refund-over-daily-limit.toml",
+    "b/refund-terminal-crash-before-record.toml",
+    "c/late-bank-approval.toml",
+    "d/corrupted-on-bank-link-response.toml",
+    "d/declines-amounts.toml",
+    "d/declines-card-states.toml",
+    "e/batch-close-in-doubt.toml",
+    "e/settlement-merchant-frozen.toml",
+    "e/settlement-partition.toml",
+    "e/void-after-settlement.toml",
+    "e/void-before-settlement.toml",
+    "e/void-while-settlement-pending.toml",
 ];
 
 fn scenario_root() -> PathBuf {
@@ -140,9 +245,59 @@ fn library_is_clean() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The scenario `file` fails with `bug` on: a planted bug it guards.
+fn matters(file: &'static str, bug: Bug) -> Result<(), Failed> {
+    let path = scenario_root().join(file);
+    let loaded = scenario::load(&path).map_err(|error| Failed::from(error.to_string()))?;
+    let report = run(&loaded, vec![bug])?;
+    if report.passed {
+        return Err(format!("{file} passes with {bug} on: it does not guard that bug").into());
+    }
+    Ok(())
+}
+
+/// Every library file is accounted for: listed once, in `MATTERS` or in
+/// `NOT_SHOWN_BY_A_PLANTED_BUG`, and nothing listed is missing.
+fn library_is_accounted_for() -> Result<(), Failed> {
+    let library = library()?;
+    let listed: Vec<&str> = MATTERS
+        .iter()
+        .map(|(file, _)| *file)
+        .chain(NOT_SHOWN_BY_A_PLANTED_BUG.iter().copied())
+        .collect();
+    for (path, _) in &library {
+        let count = listed.iter().filter(|file| path == Path::new(file)).count();
+        if count != 1 {
+            return Err(format!(
+                "{} is listed {count} times in MATTERS and NOT_SHOWN_BY_A_PLANTED_BUG; \
+                 name the planted bug it guards (payfault run FILE --bug NAME fails), or list it as not shown",
+                path.display()
+            )
+            .into());
+        }
+    }
+    for file in listed {
+        if !library.iter().any(|(path, _)| path == Path::new(file)) {
+            return Err(format!("{file} is listed but not in the library").into());
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let arguments = Arguments::from_args();
-    let mut trials = vec![Trial::test("library::no_bugs_switched_on", library_is_clean)];
+    let mut trials = vec![
+        Trial::test("library::no_bugs_switched_on", library_is_clean),
+        Trial::test("library::every_scenario_accounted_for", library_is_accounted_for),
+    ];
+    trials.extend(MATTERS.iter().map(|&(file, bug)| {
+        let name = format!(
+            "matters::{}::{}",
+            file.trim_end_matches(".toml").replace('/', "::"),
+            bug.name()
+        );
+        Trial::test(name, move || matters(file, bug))
+    }));
     trials.extend(Bug::ALL.into_iter().map(|bug| {
         let name = format!("{}::{}", bug.incident().to_ascii_lowercase(), bug.name());
         Trial::test(name, move || caught(bug))

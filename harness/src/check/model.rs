@@ -19,7 +19,7 @@ use super::view::NOT_A_DECISION;
 use super::{Invariant, Violation};
 use crate::history::{
     Account, AnswerSeen, Asked, BankSetup, CardState, CloseAsked, EffectType, FinancialAsked, History,
-    Ledger, MerchantState, Party, Posting, RequestSeen,
+    Ledger, MerchantState, OperatorCommand, Party, Posting, RequestSeen,
 };
 use crate::wire::types::{
     BatchNumber, Expiry, MerchantId, Money, Pan, ProcessingCode, ResponseCode, TerminalId, TransactionKey,
@@ -126,6 +126,37 @@ impl<'a> Model<'a> {
         for entry in &posting.entries {
             *self.balances.entry(&entry.account).or_default() += entry.minor;
         }
+    }
+
+    /// `judge` run on the model as it would be had the settlements of
+    /// `batches` not happened yet; the model is the same afterwards.
+    fn with_open<R>(
+        &mut self,
+        batches: &BTreeSet<(&'a TerminalId, BatchNumber)>,
+        judge: impl FnOnce(&Self) -> R,
+    ) -> R {
+        let reopened: Vec<_> = batches
+            .iter()
+            .filter(|batch| self.settled.remove(*batch))
+            .collect();
+        let judged = judge(self);
+        self.settled.extend(reopened);
+        judged
+    }
+
+    /// `judge` run on the model as it would be had `postings` already been
+    /// made; the model is the same afterwards.
+    fn with_postings<R>(&mut self, postings: &[&'a Posting], judge: impl FnOnce(&Self) -> R) -> R {
+        for posting in postings {
+            self.post(posting);
+        }
+        let judged = judge(self);
+        for posting in postings {
+            for entry in &posting.entries {
+                *self.balances.entry(&entry.account).or_default() -= entry.minor;
+            }
+        }
+        judged
     }
 
     fn balance(&self, account: &Account) -> i64 {
@@ -460,29 +491,85 @@ fn answers_of<'a>(history: &'a History, bank: &Party) -> BTreeMap<(&'a Transacti
     answers
 }
 
+/// Which arrival made a posting: `at`, its index in the arrivals. A
+/// posting with no time of its own (a reversal's, a settlement's) could
+/// have been made by any copy of its request between the postings around
+/// it; when the bank crashed after an earlier copy, that copy may have been
+/// lost and a later one made it, so the arrivals from `earliest` to `at`
+/// are judged both with and without it.
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    at: usize,
+    earliest: usize,
+}
+
+impl Owner {
+    /// Whether the posting may already have been made when arrival
+    /// `index` was decided, though the model takes it in later.
+    fn in_doubt_at(&self, index: usize) -> bool {
+        self.earliest < index && index < self.at
+    }
+}
+
 /// Which arrival each posting belongs to: the next arrival that could
 /// have made it (same key and kind, or the close of its batch), in order;
-/// a posting no arrival explains belongs to the one before.
-fn owners(ledger: &Ledger, arrivals: &[&RequestSeen]) -> Vec<usize> {
+/// a posting no arrival explains belongs to the one before. Of several
+/// copies that could have made an untimed posting, the first one the bank
+/// cannot have lost (no crash of it before the next copy), else the last.
+fn owners(
+    ledger: &Ledger,
+    arrivals: &[&RequestSeen],
+    crashes: &[u64],
+    commands: &[&OperatorCommand],
+) -> Vec<Owner> {
+    let owns = |posting: &Posting, request: &RequestSeen| match (&request.asked, posting.effect) {
+        (Asked::Financial(_), EffectType::Sale | EffectType::Refund | EffectType::Void) => {
+            posting.key.as_ref() == Some(&request.key)
+                && posting.at_ms.is_none_or(|at_ms| at_ms == request.clock_ms)
+        }
+        (Asked::Reversal(_), EffectType::Reversal) => posting.key.as_ref() == Some(&request.key),
+        (Asked::Close(close), EffectType::Settlement) => posting
+            .batch
+            .as_ref()
+            .is_some_and(|(terminal, batch)| *terminal == request.key.terminal && *batch == close.batch),
+        _ => false,
+    };
+    let crashed_between = |from: u64, to: u64| crashes.iter().any(|&crash| crash >= from && crash < to);
     let mut owners = Vec::with_capacity(ledger.postings.len());
     let mut at = 0;
-    for posting in &ledger.postings {
-        let owns = |request: &RequestSeen| match (&request.asked, posting.effect) {
-            (Asked::Financial(_), EffectType::Sale | EffectType::Refund | EffectType::Void) => {
-                posting.key.as_ref() == Some(&request.key)
-                    && posting.at_ms.is_none_or(|at_ms| at_ms == request.clock_ms)
+    for (index, posting) in ledger.postings.iter().enumerate() {
+        if posting.at_ms.is_some() {
+            if let Some(found) = arrivals[at..].iter().position(|request| owns(posting, request)) {
+                at += found;
             }
-            (Asked::Reversal(_), EffectType::Reversal) => posting.key.as_ref() == Some(&request.key),
-            (Asked::Close(close), EffectType::Settlement) => posting
-                .batch
-                .as_ref()
-                .is_some_and(|(terminal, batch)| *terminal == request.key.terminal && *batch == close.batch),
-            _ => false,
-        };
-        if let Some(found) = arrivals[at..].iter().position(|request| owns(request)) {
-            at += found;
+            owners.push(Owner { at, earliest: at });
+            continue;
         }
-        owners.push(at);
+        // The next timed posting's arrival bounds where this one was made.
+        let bound = ledger.postings[index + 1..]
+            .iter()
+            .find(|later| later.at_ms.is_some())
+            .and_then(|later| arrivals[at..].iter().position(|request| owns(later, request)))
+            .map_or(arrivals.len(), |found| at + found);
+        // A command journalled after it was made bounds when, too.
+        let deadline = commands
+            .iter()
+            .filter(|command| command.after_postings > index as u64)
+            .map(|command| command.at_ms)
+            .min();
+        let copies: Vec<usize> = (at..bound)
+            .filter(|&i| owns(posting, arrivals[i]))
+            .filter(|&i| deadline.is_none_or(|deadline| arrivals[i].clock_ms <= deadline))
+            .collect();
+        let Some(&earliest) = copies.first() else {
+            owners.push(Owner { at, earliest: at });
+            continue;
+        };
+        let kept = copies.windows(2).find_map(|pair| {
+            (!crashed_between(arrivals[pair[0]].at_ms, arrivals[pair[1]].at_ms)).then_some(pair[0])
+        });
+        at = kept.unwrap_or(copies[copies.len() - 1]);
+        owners.push(Owner { at, earliest });
     }
     owners
 }
@@ -518,24 +605,25 @@ fn judge_bank<'a>(
         .filter(|request| request.receiver == bank)
         .collect();
     let answers = answers_of(history, &bank);
-    let owners = owners(ledger, &arrivals);
-    let owned: BTreeSet<(usize, &TransactionKey)> = ledger
-        .postings
-        .iter()
-        .zip(&owners)
-        .filter_map(|(posting, owner)| posting.key.as_ref().map(|key| (*owner, key)))
-        .collect();
-    let mut commands = history
-        .commands
-        .iter()
-        .filter(|command| command.bank == setup.bank)
-        .peekable();
     let crashes: Vec<u64> = history
         .crashes
         .iter()
         .filter(|crash| crash.host == bank)
         .map(|crash| crash.at_ms)
         .collect();
+    let bank_commands: Vec<&OperatorCommand> = history
+        .commands
+        .iter()
+        .filter(|command| command.bank == setup.bank)
+        .collect();
+    let owners = owners(ledger, &arrivals, &crashes, &bank_commands);
+    let owned: BTreeSet<(usize, &TransactionKey)> = ledger
+        .postings
+        .iter()
+        .zip(&owners)
+        .filter_map(|(posting, owner)| posting.key.as_ref().map(|key| (owner.at, key)))
+        .collect();
+    let mut commands = bank_commands.iter().copied().peekable();
     // key -> when it first arrived, for keys the bank may have forgotten.
     let mut first_arrival: BTreeMap<&TransactionKey, u64> = BTreeMap::new();
     // Keys whose reversal may have found no record: the bank crashed after
@@ -549,31 +637,65 @@ fn judge_bank<'a>(
     let mut maybe_lost: BTreeSet<&TransactionKey> = BTreeSet::new();
     let mut model = Model::new(setup, calendar, ledger);
     let mut posted = 0;
+    // Batches whose settlement the bank may have lost in a crash, though
+    // the model counts them settled: voids are judged both ways.
+    let mut maybe_open: BTreeSet<(&TerminalId, BatchNumber)> = BTreeSet::new();
+    // close key -> each copy and the answer its totals then allowed.
+    let mut close_moments: BTreeMap<&TransactionKey, Vec<(&RequestSeen, Allowed)>> = BTreeMap::new();
     // key -> the answers allowed at each moment it could have been decided.
     let mut moments: BTreeMap<&TransactionKey, Vec<(u64, Allowed)>> = BTreeMap::new();
     let mut violations = Vec::new();
     for (index, request) in arrivals.iter().copied().enumerate() {
-        while posted < owners.len() && owners[posted] < index {
+        while posted < owners.len() && owners[posted].at < index {
             model.post(&ledger.postings[posted]);
             posted += 1;
         }
-        let mut ambiguous = false;
+        // Commands journalled in the same millisecond as the arrival may
+        // have taken effect before or after the decision: the request is
+        // judged under both orders.
+        let mut same_moment = Vec::new();
         while let Some(command) = commands
             .next_if(|command| command.after_postings <= posted as u64 && command.at_ms <= request.clock_ms)
         {
-            ambiguous |= command.at_ms == request.clock_ms;
-            model.rules.apply(command);
+            if command.at_ms == request.clock_ms {
+                same_moment.push(command);
+            } else {
+                model.rules.apply(command);
+            }
         }
+        let before_commands = |model: &Model<'a>, judge: &dyn Fn(&Model<'a>) -> Allowed| {
+            (!same_moment.is_empty()).then(|| judge(model))
+        };
         match &request.asked {
             Asked::Financial(asked) => {
                 let answer = answers.get(&(&request.key, 210));
                 let first_time = model.decided.insert(&request.key);
                 let still_open = answer.is_none_or(|answer| answer.at_ms >= request.at_ms) || first_time;
                 first_arrival.entry(&request.key).or_insert(request.at_ms);
-                if still_open && !ambiguous {
+                let judge = |model: &Model<'a>| model.financial(asked, &request.key, request.clock_ms);
+                let before = still_open.then(|| before_commands(&model, &judge)).flatten();
+                same_moment.iter().for_each(|command| model.rules.apply(command));
+                if still_open {
                     let allowed = model.financial(asked, &request.key, request.clock_ms);
                     let moments = moments.entry(&request.key).or_default();
                     moments.push((request.at_ms, allowed));
+                    moments.extend(before.map(|allowed| (request.at_ms, allowed)));
+                    let doubtful: Vec<&Posting> = (posted..owners.len())
+                        .filter(|&p| owners[p].in_doubt_at(index))
+                        .map(|p| &ledger.postings[p])
+                        .collect();
+                    if !doubtful.is_empty() {
+                        let allowed = model.with_postings(&doubtful, |model| {
+                            model.financial(asked, &request.key, request.clock_ms)
+                        });
+                        moments.push((request.at_ms, allowed));
+                    }
+                    if asked.processing == ProcessingCode::Void && !maybe_open.is_empty() {
+                        let allowed = model.with_open(&maybe_open, |model| {
+                            model.financial(asked, &request.key, request.clock_ms)
+                        });
+                        moments.push((request.at_ms, allowed));
+                    }
                     if !maybe_lost.is_empty() {
                         let allowed = model.without_reversals(&maybe_lost, |model| {
                             model.financial(asked, &request.key, request.clock_ms)
@@ -594,6 +716,7 @@ fn judge_bank<'a>(
                 }
             }
             Asked::Reversal(_) => {
+                same_moment.iter().for_each(|command| model.rules.apply(command));
                 let key = &request.key;
                 let answered = answers
                     .get(&(key, 210))
@@ -639,34 +762,66 @@ fn judge_bank<'a>(
                 }
             }
             Asked::Close(asked) => {
-                let batch = asked.batch;
-                let allowed = model.close((&request.key.terminal, batch), asked);
-                let answer = answers.get(&(&request.key, 510));
-                if let Some(answer) = answer {
-                    if answer.response.is_approved() {
-                        model.settled.insert((&request.key.terminal, batch));
-                    }
-                    let first = model.decided.insert(&request.key);
-                    if first && !ambiguous && !allowed.allows(answer.response) {
-                        violations.push(violation(
-                            Invariant::Availability,
-                            vec![request.key.clone()],
-                            format!(
-                                "{}: the settlement of {} batch {batch} was answered {}, its totals call for {}",
-                                setup.bank,
-                                request.key.terminal,
-                                answer.response.to_wire(),
-                                allowed.describe()
-                            ),
-                            vec![format!(
-                                "asked: credits {:?}, debits {:?} in {}",
-                                asked.credits, asked.debits, asked.currency
-                            )],
-                        ));
-                    }
+                let batch = (&request.key.terminal, asked.batch);
+                let judge = |model: &Model<'a>| model.close(batch, asked);
+                let before = before_commands(&model, &judge);
+                same_moment.iter().for_each(|command| model.rules.apply(command));
+                let Some(answer) = answers.get(&(&request.key, 510)) else {
+                    continue;
+                };
+                let first_time = model.decided.insert(&request.key);
+                if first_time || answer.at_ms >= request.at_ms {
+                    let moments = close_moments.entry(&request.key).or_default();
+                    moments.push((request, model.close(batch, asked)));
+                    moments.extend(before.map(|allowed| (request, allowed)));
+                }
+                if answer.response.is_approved() {
+                    model.settled.insert(batch);
+                    // A crash before the next copy may have lost this one:
+                    // until a copy the bank kept, the batch may be open.
+                    let next_copy = arrivals[index + 1..]
+                        .iter()
+                        .find(|later| later.key == request.key && matches!(later.asked, Asked::Close(_)));
+                    let lost = next_copy.is_some_and(|next| {
+                        crashes
+                            .iter()
+                            .any(|&crash| crash >= request.at_ms && crash < next.at_ms)
+                    });
+                    match lost {
+                        true => maybe_open.insert(batch),
+                        false => maybe_open.remove(&batch),
+                    };
                 }
             }
         }
+    }
+    for (key, moments) in close_moments {
+        let Some(answer) = answers.get(&(key, 510)) else {
+            continue;
+        };
+        if moments.iter().any(|(_, allowed)| allowed.allows(answer.response)) {
+            continue;
+        }
+        let (request, allowed) = &moments[0];
+        let Asked::Close(asked) = &request.asked else {
+            continue;
+        };
+        violations.push(violation(
+            Invariant::Availability,
+            vec![key.clone()],
+            format!(
+                "{}: the settlement of {} batch {} was answered {}, its totals call for {}",
+                setup.bank,
+                key.terminal,
+                asked.batch,
+                answer.response.to_wire(),
+                allowed.describe()
+            ),
+            vec![format!(
+                "asked: credits {:?}, debits {:?} in {}",
+                asked.credits, asked.debits, asked.currency
+            )],
+        ));
     }
     for (key, moments) in moments {
         let Some(answer) = answers.get(&(key, 210)) else {
