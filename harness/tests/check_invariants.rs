@@ -393,6 +393,13 @@ fn command(after_postings: u64, command: OperatorAction) -> OperatorCommand {
     }
 }
 
+/// When the switch received the bank's 0510 to the settlement of batch 1.
+fn settled_at(history: &mut History, at_ms: u64) {
+    for answer in history.answers.iter_mut().filter(|a| a.mti == 510) {
+        answer.at_ms = at_ms;
+    }
+}
+
 fn violated(history: &History) -> Vec<Invariant> {
     check(history).violated()
 }
@@ -1090,6 +1097,38 @@ fn a_command_journalled_in_the_same_millisecond_may_come_before_or_after_the_dec
     // Neither order allows a 05.
     let found = same_millisecond(ResponseCode::DoNotHonour);
     assert!(found.contains(&Invariant::Availability), "{found:?}");
+    // The card, frozen since 500 ms, is made active again in the
+    // millisecond sale 3 arrives; sale 3 is declined 57, which only the
+    // order with the command after the decision allows.
+    let unfrozen_at_once = |response: ResponseCode| {
+        mutated(|h| {
+            let pan = Pan::new("4111111111111111").unwrap();
+            h.commands.push(command(
+                2,
+                OperatorAction::SetCardState {
+                    pan: pan.clone(),
+                    state: CardState::Frozen,
+                },
+            ));
+            let mut active = command(
+                2,
+                OperatorAction::SetCardState {
+                    pan,
+                    state: CardState::Active,
+                },
+            );
+            active.at_ms = 1_000;
+            h.commands.push(active);
+            for answer in h.answers.iter_mut().filter(|a| a.key == key(3)) {
+                answer.response = response;
+            }
+            h.shown[2].shown.outcome = Outcome::Declined { code: response };
+        })
+    };
+    let found = unfrozen_at_once(ResponseCode::NotPermittedToCardholder);
+    assert!(!found.contains(&Invariant::Availability), "{found:?}");
+    let found = unfrozen_at_once(ResponseCode::RestrictedCard);
+    assert!(found.contains(&Invariant::Availability), "{found:?}");
 }
 
 #[test]
@@ -1112,6 +1151,7 @@ fn a_settlement_the_bank_may_have_lost_in_a_crash_is_judged_paid_and_unpaid_unti
             declined.processing = Some(ProcessingCode::Refund);
             declined.at_ms = 2_010;
             h.answers.push(declined);
+            settled_at(h, 3_010);
             h.crashes.extend(crash_ms.map(|at_ms| CrashSeen {
                 at_ms,
                 host: bank_party(),
@@ -1120,6 +1160,26 @@ fn a_settlement_the_bank_may_have_lost_in_a_crash_is_judged_paid_and_unpaid_unti
     };
     // No crash: the first copy paid the merchant, so 51 is wrong.
     assert!(refund_between_copies(None).contains(&Invariant::Availability));
+    // A crash after the switch had the 0510: the payment was synced.
+    let found = mutated(|h| {
+        h.ledgers[0].opening.insert(merchant(), (300, Currency::EUR));
+        h.banks[0].merchants[0].balance = Amount::new(300).unwrap();
+        let mut refund = asked(7, ProcessingCode::Refund, 300, Some(1));
+        (refund.at_ms, refund.clock_ms) = (2_000, 2_000);
+        let mut copy = settlement_asked((1, 300), (1, 1000));
+        (copy.at_ms, copy.clock_ms) = (3_000, 3_000);
+        h.requests.extend([refund, copy]);
+        let mut declined = answer(Party::Switch, bank_party(), 7, ResponseCode::InsufficientFunds);
+        declined.processing = Some(ProcessingCode::Refund);
+        declined.at_ms = 2_010;
+        h.answers.push(declined);
+        settled_at(h, 1_010);
+        h.crashes.push(CrashSeen {
+            at_ms: 1_500,
+            host: bank_party(),
+        });
+    });
+    assert!(found.contains(&Invariant::Availability), "{found:?}");
     // A crash before the refund arrived: the first copy may have been
     // lost and the second made the payment, so 51 is what the bank owed.
     let found = refund_between_copies(Some(1_500));
@@ -1130,7 +1190,9 @@ fn a_settlement_the_bank_may_have_lost_in_a_crash_is_judged_paid_and_unpaid_unti
 fn a_void_after_a_settlement_the_bank_may_have_lost_in_a_crash_may_be_approved() {
     // Batch 1 settles at 1 s; sale 8 (100, batch 1) arrives at 1.2 s and
     // its void at 2 s is approved; a copy of the settlement comes at 3 s.
-    let void_between_copies = |crash_ms: Option<u64>| {
+    // `paid_first`: the ledger has the payment before sale 8's posting, so
+    // the first copy made it.
+    let void_between_copies = |crash_ms: Option<u64>, paid_first: bool| {
         mutated(|h| {
             let mut sale = asked(8, ProcessingCode::Sale, 100, None);
             (sale.at_ms, sale.clock_ms) = (1_200, 1_200);
@@ -1144,6 +1206,11 @@ fn a_void_after_a_settlement_the_bank_may_have_lost_in_a_crash_may_be_approved()
             let mut voided = posting(EffectType::Void, Some(10), &[(card(), 100), (clearing(), -100)]);
             voided.at_ms = Some(2_000);
             postings(h).extend([sold, voided]);
+            if !paid_first {
+                let settlement = postings(h).remove(4);
+                postings(h).push(settlement);
+            }
+            settled_at(h, 3_010);
             let mut approved_sale = answer(Party::Switch, bank_party(), 8, ResponseCode::Approved);
             approved_sale.at_ms = 1_210;
             let mut approved_void = answer(Party::Switch, bank_party(), 10, ResponseCode::Approved);
@@ -1157,46 +1224,46 @@ fn a_void_after_a_settlement_the_bank_may_have_lost_in_a_crash_may_be_approved()
         })
     };
     // No crash: the batch was settled, the void owed 12.
-    assert!(void_between_copies(None).contains(&Invariant::Availability));
+    assert!(void_between_copies(None, false).contains(&Invariant::Availability));
     // The bank crashed before the void: it may have lost the settlement.
-    let found = void_between_copies(Some(1_500));
+    let found = void_between_copies(Some(1_500), false);
     assert!(!found.contains(&Invariant::Availability), "{found:?}");
+    // A crash, but the ledger shows the first copy paid the merchant
+    // before sale 8 and its void: the batch was settled, 12 was owed.
+    let found = void_between_copies(Some(1_500), true);
+    assert!(found.contains(&Invariant::Availability), "{found:?}");
 }
 
 #[test]
-fn a_command_journalled_after_a_posting_bounds_which_copy_made_it() {
-    // Sale 4's reversal arrives at 1 s and again at 3 s, the bank crashed
-    // at 1.5 s; the card is frozen at 2 s by a command the bank journalled
-    // after the reversal's posting, so the first copy made it; sale 8 at
-    // 2.5 s is declined 57 on the frozen card.
-    let sale_after_freeze = |response: ResponseCode| {
-        mutated(|h| {
-            let mut freeze = command(
-                4,
-                OperatorAction::SetCardState {
-                    pan: Pan::new("4111111111111111").unwrap(),
-                    state: CardState::Frozen,
-                },
-            );
-            freeze.at_ms = 2_000;
-            h.commands.push(freeze);
-            let mut sale = asked(8, ProcessingCode::Sale, 100, None);
-            (sale.at_ms, sale.clock_ms) = (2_500, 2_500);
-            let mut copy = reversal_asked(4, 200);
-            (copy.at_ms, copy.clock_ms) = (3_000, 3_000);
-            h.requests.extend([sale, copy]);
-            let mut declined = answer(Party::Switch, bank_party(), 8, response);
-            declined.at_ms = 2_510;
-            h.answers.push(declined);
-            h.crashes.push(CrashSeen {
-                at_ms: 1_500,
-                host: bank_party(),
-            });
-        })
-    };
-    let found = sale_after_freeze(ResponseCode::NotPermittedToCardholder);
-    assert!(!found.contains(&Invariant::Availability), "{found:?}");
-    // Declined for funds the card had, on a card frozen then, is wrong.
-    let found = sale_after_freeze(ResponseCode::InsufficientFunds);
+fn the_ledger_order_places_an_untimed_posting_before_a_later_copy_of_the_one_before() {
+    // Sale 4's reversal arrives at 1 s and again at 2 s, the bank crashed
+    // at 1.1 s; batch 1's settlement arrives once, at 1.2 s, and the ledger
+    // has it after the reversal's posting. The settlement was made at
+    // 1.2 s whatever copy made the reversal, so the merchant, holding
+    // nothing before it, was paid when refund 7 came at 1.5 s: its 51 is
+    // wrong.
+    let found = mutated(|h| {
+        h.ledgers[0].opening.insert(merchant(), (300, Currency::EUR));
+        h.banks[0].merchants[0].balance = Amount::new(300).unwrap();
+        h.requests[5].at_ms = 1_200;
+        h.requests[5].clock_ms = 1_200;
+        let mut refund = asked(7, ProcessingCode::Refund, 300, Some(1));
+        (refund.at_ms, refund.clock_ms) = (1_500, 1_500);
+        let mut copy = reversal_asked(4, 200);
+        (copy.at_ms, copy.clock_ms) = (2_000, 2_000);
+        h.requests.extend([refund, copy]);
+        let mut declined = answer(Party::Switch, bank_party(), 7, ResponseCode::InsufficientFunds);
+        declined.processing = Some(ProcessingCode::Refund);
+        declined.at_ms = 1_510;
+        h.answers.push(declined);
+        settled_at(h, 1_210);
+        for answer in h.answers.iter_mut().filter(|a| a.mti == 430) {
+            answer.at_ms = 2_010;
+        }
+        h.crashes.push(CrashSeen {
+            at_ms: 1_100,
+            host: bank_party(),
+        });
+    });
     assert!(found.contains(&Invariant::Availability), "{found:?}");
 }

@@ -521,6 +521,7 @@ fn owners(
     arrivals: &[&RequestSeen],
     crashes: &[u64],
     commands: &[&OperatorCommand],
+    kept_until: &dyn Fn(&RequestSeen, u64) -> bool,
 ) -> Vec<Owner> {
     let owns = |posting: &Posting, request: &RequestSeen| match (&request.asked, posting.effect) {
         (Asked::Financial(_), EffectType::Sale | EffectType::Refund | EffectType::Void) => {
@@ -534,8 +535,13 @@ fn owners(
             .is_some_and(|(terminal, batch)| *terminal == request.key.terminal && *batch == close.batch),
         _ => false,
     };
-    let crashed_between = |from: u64, to: u64| crashes.iter().any(|&crash| crash >= from && crash < to);
-    let mut owners = Vec::with_capacity(ledger.postings.len());
+    // Whether the bank may have lost what `copy` did before `next` arrived.
+    let may_have_lost = |copy: &RequestSeen, next: &RequestSeen| {
+        crashes
+            .iter()
+            .any(|&crash| crash >= copy.at_ms && crash < next.at_ms && !kept_until(copy, crash))
+    };
+    let mut owners: Vec<Owner> = Vec::with_capacity(ledger.postings.len());
     let mut at = 0;
     for (index, posting) in ledger.postings.iter().enumerate() {
         if posting.at_ms.is_some() {
@@ -545,6 +551,15 @@ fn owners(
             owners.push(Owner { at, earliest: at });
             continue;
         }
+        // It was made after the posting before it: after that one's
+        // earliest copy, if that one has no time either.
+        let from = match index
+            .checked_sub(1)
+            .map(|before| (&ledger.postings[before], owners[before]))
+        {
+            Some((before, owner)) if before.at_ms.is_none() => owner.earliest,
+            _ => at,
+        };
         // The next timed posting's arrival bounds where this one was made.
         let bound = ledger.postings[index + 1..]
             .iter()
@@ -557,7 +572,7 @@ fn owners(
             .filter(|command| command.after_postings > index as u64)
             .map(|command| command.at_ms)
             .min();
-        let copies: Vec<usize> = (at..bound)
+        let copies: Vec<usize> = (from..bound)
             .filter(|&i| owns(posting, arrivals[i]))
             .filter(|&i| deadline.is_none_or(|deadline| arrivals[i].clock_ms <= deadline))
             .collect();
@@ -565,11 +580,21 @@ fn owners(
             owners.push(Owner { at, earliest: at });
             continue;
         };
-        let kept = copies.windows(2).find_map(|pair| {
-            (!crashed_between(arrivals[pair[0]].at_ms, arrivals[pair[1]].at_ms)).then_some(pair[0])
-        });
-        at = kept.unwrap_or(copies[copies.len() - 1]);
-        owners.push(Owner { at, earliest });
+        let kept = copies
+            .windows(2)
+            .find_map(|pair| (!may_have_lost(arrivals[pair[0]], arrivals[pair[1]])).then_some(pair[0]));
+        let chosen = kept.unwrap_or(copies[copies.len() - 1]);
+        at = at.max(chosen);
+        owners.push(Owner { at: chosen, earliest });
+    }
+    // The ledger's order is the order the postings were made in: a posting
+    // was made no later than the one after it.
+    for index in (0..owners.len().saturating_sub(1)).rev() {
+        let next = owners[index + 1].at;
+        let owner = &mut owners[index];
+        if owner.at > next && next >= owner.earliest {
+            owner.at = next;
+        }
     }
     owners
 }
@@ -616,7 +641,18 @@ fn judge_bank<'a>(
         .iter()
         .filter(|command| command.bank == setup.bank)
         .collect();
-    let owners = owners(ledger, &arrivals, &crashes, &bank_commands);
+    // A copy the bank answered before a crash was synced before it.
+    let kept_until = |copy: &RequestSeen, crash: u64| {
+        let mti = match copy.asked {
+            Asked::Financial(_) => 210,
+            Asked::Reversal(_) => 430,
+            Asked::Close(_) => 510,
+        };
+        answers
+            .get(&(&copy.key, mti))
+            .is_some_and(|answer| answer.at_ms >= copy.at_ms && answer.at_ms <= crash)
+    };
+    let owners = owners(ledger, &arrivals, &crashes, &bank_commands, &kept_until);
     let owned: BTreeSet<(usize, &TransactionKey)> = ledger
         .postings
         .iter()
@@ -637,6 +673,8 @@ fn judge_bank<'a>(
     let mut maybe_lost: BTreeSet<&TransactionKey> = BTreeSet::new();
     let mut model = Model::new(setup, calendar, ledger);
     let mut posted = 0;
+    // The rules as they stood before the commands of one millisecond.
+    let mut rules_before: Option<(u64, Rules<'a>)> = None;
     // Batches whose settlement the bank may have lost in a crash, though
     // the model counts them settled: voids are judged both ways.
     let mut maybe_open: BTreeSet<(&TerminalId, BatchNumber)> = BTreeSet::new();
@@ -650,21 +688,28 @@ fn judge_bank<'a>(
             model.post(&ledger.postings[posted]);
             posted += 1;
         }
-        // Commands journalled in the same millisecond as the arrival may
-        // have taken effect before or after the decision: the request is
-        // judged under both orders.
-        let mut same_moment = Vec::new();
+        // Commands journalled in the same millisecond as an arrival may
+        // have taken effect before or after its decision: every arrival of
+        // that millisecond is also judged by the rules as they stood
+        // before them.
         while let Some(command) = commands
             .next_if(|command| command.after_postings <= posted as u64 && command.at_ms <= request.clock_ms)
         {
-            if command.at_ms == request.clock_ms {
-                same_moment.push(command);
-            } else {
-                model.rules.apply(command);
+            if command.at_ms == request.clock_ms
+                && rules_before
+                    .as_ref()
+                    .is_none_or(|(ms, _)| *ms != request.clock_ms)
+            {
+                rules_before = Some((request.clock_ms, model.rules.clone()));
             }
+            model.rules.apply(command);
         }
-        let before_commands = |model: &Model<'a>, judge: &dyn Fn(&Model<'a>) -> Allowed| {
-            (!same_moment.is_empty()).then(|| judge(model))
+        let mut before_commands = |model: &mut Model<'a>, judge: &dyn Fn(&Model<'a>) -> Allowed| {
+            let (_, rules) = rules_before.as_mut().filter(|(ms, _)| *ms == request.clock_ms)?;
+            std::mem::swap(&mut model.rules, rules);
+            let judged = judge(model);
+            std::mem::swap(&mut model.rules, rules);
+            Some(judged)
         };
         match &request.asked {
             Asked::Financial(asked) => {
@@ -673,8 +718,7 @@ fn judge_bank<'a>(
                 let still_open = answer.is_none_or(|answer| answer.at_ms >= request.at_ms) || first_time;
                 first_arrival.entry(&request.key).or_insert(request.at_ms);
                 let judge = |model: &Model<'a>| model.financial(asked, &request.key, request.clock_ms);
-                let before = still_open.then(|| before_commands(&model, &judge)).flatten();
-                same_moment.iter().for_each(|command| model.rules.apply(command));
+                let before = still_open.then(|| before_commands(&mut model, &judge)).flatten();
                 if still_open {
                     let allowed = model.financial(asked, &request.key, request.clock_ms);
                     let moments = moments.entry(&request.key).or_default();
@@ -716,7 +760,6 @@ fn judge_bank<'a>(
                 }
             }
             Asked::Reversal(_) => {
-                same_moment.iter().for_each(|command| model.rules.apply(command));
                 let key = &request.key;
                 let answered = answers
                     .get(&(key, 210))
@@ -764,8 +807,7 @@ fn judge_bank<'a>(
             Asked::Close(asked) => {
                 let batch = (&request.key.terminal, asked.batch);
                 let judge = |model: &Model<'a>| model.close(batch, asked);
-                let before = before_commands(&model, &judge);
-                same_moment.iter().for_each(|command| model.rules.apply(command));
+                let before = before_commands(&mut model, &judge);
                 let Some(answer) = answers.get(&(&request.key, 510)) else {
                     continue;
                 };
@@ -783,10 +825,20 @@ fn judge_bank<'a>(
                         .iter()
                         .find(|later| later.key == request.key && matches!(later.asked, Asked::Close(_)));
                     let lost = next_copy.is_some_and(|next| {
-                        crashes
-                            .iter()
-                            .any(|&crash| crash >= request.at_ms && crash < next.at_ms)
+                        crashes.iter().any(|&crash| {
+                            crash >= request.at_ms && crash < next.at_ms && !kept_until(request, crash)
+                        })
                     });
+                    // Unless the ledger shows this copy made the payment.
+                    let paid_here = ledger.postings.iter().zip(&owners).any(|(posting, owner)| {
+                        posting.effect == EffectType::Settlement
+                            && posting
+                                .batch
+                                .as_ref()
+                                .is_some_and(|(terminal, number)| terminal == batch.0 && *number == batch.1)
+                            && owner.at <= index
+                    });
+                    let lost = lost && !paid_here;
                     match lost {
                         true => maybe_open.insert(batch),
                         false => maybe_open.remove(&batch),

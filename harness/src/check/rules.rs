@@ -17,6 +17,7 @@ use crate::wire::types::{MerchantId, Pan, ProcessingCode, TransactionKey};
 /// The rules of one bank as they stand at one point of its history: its
 /// setup with the operator commands carried out so far (`card-rules` and
 /// the bank model of `availability` both judge by them).
+#[derive(Clone)]
 pub(super) struct Rules<'a> {
     setup: &'a BankSetup,
     pub calendar: BankCalendar,
