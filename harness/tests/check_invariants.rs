@@ -393,6 +393,40 @@ fn command(after_postings: u64, command: OperatorAction) -> OperatorCommand {
     }
 }
 
+/// `request` as it arrived at `at_ms`, on both clocks.
+fn arriving(request: RequestSeen, at_ms: u64) -> RequestSeen {
+    RequestSeen {
+        at_ms,
+        clock_ms: at_ms,
+        ..request
+    }
+}
+
+/// bank-a's answer to refund `stan`, as the switch received it at `at_ms`.
+fn refund_answered(stan: u32, response: ResponseCode, at_ms: u64) -> AnswerSeen {
+    AnswerSeen {
+        processing: Some(ProcessingCode::Refund),
+        at_ms,
+        ..answer(Party::Switch, bank_party(), stan, response)
+    }
+}
+
+/// MERCHANT0000001 opens with `minor` cents.
+fn merchant_holds(history: &mut History, minor: u64) {
+    history.ledgers[0]
+        .opening
+        .insert(merchant(), (minor as i64, Currency::EUR));
+    history.banks[0].merchants[0].balance = Amount::new(minor).unwrap();
+}
+
+/// bank-a crashed at `crash_ms`, if given.
+fn bank_crashes(history: &mut History, crash_ms: Option<u64>) {
+    history.crashes.extend(crash_ms.map(|at_ms| CrashSeen {
+        at_ms,
+        host: bank_party(),
+    }));
+}
+
 /// When the switch received the bank's 0510 to the settlement of batch 1.
 fn settled_at(history: &mut History, at_ms: u64) {
     for answer in history.answers.iter_mut().filter(|a| a.mti == 510) {
@@ -998,14 +1032,9 @@ fn a_decision_may_ignore_a_reversal_the_bank_crashed_before_acknowledging() {
             h.requests.extend([reversal, whole]);
             let mut ack = reversal_ack(Party::Switch, bank_party(), 2);
             ack.at_ms = acknowledged_ms;
-            let mut declined = answer(Party::Switch, bank_party(), 7, ResponseCode::InvalidAmount);
-            declined.processing = Some(ProcessingCode::Refund);
-            declined.at_ms = 6_010;
-            h.answers.extend([ack, declined]);
-            h.crashes.extend(crash_ms.map(|at_ms| CrashSeen {
-                at_ms,
-                host: bank_party(),
-            }));
+            h.answers
+                .extend([ack, refund_answered(7, ResponseCode::InvalidAmount, 6_010)]);
+            bank_crashes(h, crash_ms);
         })
     };
     // The reversal stood (acknowledged, no crash): the whole sale was left
@@ -1135,54 +1164,28 @@ fn a_command_journalled_in_the_same_millisecond_may_come_before_or_after_the_dec
 fn a_settlement_the_bank_may_have_lost_in_a_crash_is_judged_paid_and_unpaid_until_its_copy() {
     // The merchant holds nothing after refund 2; batch 1's settlement
     // (1000 to the merchant) arrives at 1 s, refund 7 (300 of sale 1) at
-    // 2 s is declined 51, a copy of the settlement arrives at 3 s.
-    let refund_between_copies = |crash_ms: Option<u64>| {
+    // 2 s is declined 51, a copy of the settlement arrives at 3 s; the
+    // switch has the 0510 at `acknowledged_ms`.
+    let refund_between_copies = |crash_ms: Option<u64>, acknowledged_ms: u64| {
         mutated(|h| {
-            h.ledgers[0].opening.insert(merchant(), (300, Currency::EUR));
-            h.banks[0].merchants[0].balance = Amount::new(300).unwrap();
-            let mut refund = asked(7, ProcessingCode::Refund, 300, Some(1));
-            refund.at_ms = 2_000;
-            refund.clock_ms = 2_000;
-            let mut copy = settlement_asked((1, 300), (1, 1000));
-            copy.at_ms = 3_000;
-            copy.clock_ms = 3_000;
+            merchant_holds(h, 300);
+            let refund = arriving(asked(7, ProcessingCode::Refund, 300, Some(1)), 2_000);
+            let copy = arriving(settlement_asked((1, 300), (1, 1000)), 3_000);
             h.requests.extend([refund, copy]);
-            let mut declined = answer(Party::Switch, bank_party(), 7, ResponseCode::InsufficientFunds);
-            declined.processing = Some(ProcessingCode::Refund);
-            declined.at_ms = 2_010;
-            h.answers.push(declined);
-            settled_at(h, 3_010);
-            h.crashes.extend(crash_ms.map(|at_ms| CrashSeen {
-                at_ms,
-                host: bank_party(),
-            }));
+            h.answers
+                .push(refund_answered(7, ResponseCode::InsufficientFunds, 2_010));
+            settled_at(h, acknowledged_ms);
+            bank_crashes(h, crash_ms);
         })
     };
     // No crash: the first copy paid the merchant, so 51 is wrong.
-    assert!(refund_between_copies(None).contains(&Invariant::Availability));
+    assert!(refund_between_copies(None, 3_010).contains(&Invariant::Availability));
     // A crash after the switch had the 0510: the payment was synced.
-    let found = mutated(|h| {
-        h.ledgers[0].opening.insert(merchant(), (300, Currency::EUR));
-        h.banks[0].merchants[0].balance = Amount::new(300).unwrap();
-        let mut refund = asked(7, ProcessingCode::Refund, 300, Some(1));
-        (refund.at_ms, refund.clock_ms) = (2_000, 2_000);
-        let mut copy = settlement_asked((1, 300), (1, 1000));
-        (copy.at_ms, copy.clock_ms) = (3_000, 3_000);
-        h.requests.extend([refund, copy]);
-        let mut declined = answer(Party::Switch, bank_party(), 7, ResponseCode::InsufficientFunds);
-        declined.processing = Some(ProcessingCode::Refund);
-        declined.at_ms = 2_010;
-        h.answers.push(declined);
-        settled_at(h, 1_010);
-        h.crashes.push(CrashSeen {
-            at_ms: 1_500,
-            host: bank_party(),
-        });
-    });
+    let found = refund_between_copies(Some(1_500), 1_010);
     assert!(found.contains(&Invariant::Availability), "{found:?}");
     // A crash before the refund arrived: the first copy may have been
     // lost and the second made the payment, so 51 is what the bank owed.
-    let found = refund_between_copies(Some(1_500));
+    let found = refund_between_copies(Some(1_500), 3_010);
     assert!(!found.contains(&Invariant::Availability), "{found:?}");
 }
 
@@ -1194,12 +1197,9 @@ fn a_void_after_a_settlement_the_bank_may_have_lost_in_a_crash_may_be_approved()
     // the first copy made it.
     let void_between_copies = |crash_ms: Option<u64>, paid_first: bool| {
         mutated(|h| {
-            let mut sale = asked(8, ProcessingCode::Sale, 100, None);
-            (sale.at_ms, sale.clock_ms) = (1_200, 1_200);
-            let mut void = asked(10, ProcessingCode::Void, 100, Some(8));
-            (void.at_ms, void.clock_ms) = (2_000, 2_000);
-            let mut copy = settlement_asked((1, 300), (1, 1000));
-            (copy.at_ms, copy.clock_ms) = (3_000, 3_000);
+            let sale = arriving(asked(8, ProcessingCode::Sale, 100, None), 1_200);
+            let void = arriving(asked(10, ProcessingCode::Void, 100, Some(8)), 2_000);
+            let copy = arriving(settlement_asked((1, 300), (1, 1000)), 3_000);
             h.requests.extend([sale, void, copy]);
             let mut sold = posting(EffectType::Sale, Some(8), &[(card(), -100), (clearing(), 100)]);
             sold.at_ms = Some(1_200);
@@ -1217,10 +1217,7 @@ fn a_void_after_a_settlement_the_bank_may_have_lost_in_a_crash_may_be_approved()
             approved_void.processing = Some(ProcessingCode::Void);
             approved_void.at_ms = 2_010;
             h.answers.extend([approved_sale, approved_void]);
-            h.crashes.extend(crash_ms.map(|at_ms| CrashSeen {
-                at_ms,
-                host: bank_party(),
-            }));
+            bank_crashes(h, crash_ms);
         })
     };
     // No crash: the batch was settled, the void owed 12.
@@ -1243,19 +1240,13 @@ fn the_ledger_order_places_an_untimed_posting_before_a_later_copy_of_the_one_bef
     // nothing before it, was paid when refund 7 came at 1.5 s: its 51 is
     // wrong.
     let found = mutated(|h| {
-        h.ledgers[0].opening.insert(merchant(), (300, Currency::EUR));
-        h.banks[0].merchants[0].balance = Amount::new(300).unwrap();
-        h.requests[5].at_ms = 1_200;
-        h.requests[5].clock_ms = 1_200;
-        let mut refund = asked(7, ProcessingCode::Refund, 300, Some(1));
-        (refund.at_ms, refund.clock_ms) = (1_500, 1_500);
-        let mut copy = reversal_asked(4, 200);
-        (copy.at_ms, copy.clock_ms) = (2_000, 2_000);
+        merchant_holds(h, 300);
+        h.requests[5] = arriving(h.requests[5].clone(), 1_200);
+        let refund = arriving(asked(7, ProcessingCode::Refund, 300, Some(1)), 1_500);
+        let copy = arriving(reversal_asked(4, 200), 2_000);
         h.requests.extend([refund, copy]);
-        let mut declined = answer(Party::Switch, bank_party(), 7, ResponseCode::InsufficientFunds);
-        declined.processing = Some(ProcessingCode::Refund);
-        declined.at_ms = 1_510;
-        h.answers.push(declined);
+        h.answers
+            .push(refund_answered(7, ResponseCode::InsufficientFunds, 1_510));
         settled_at(h, 1_210);
         for answer in h.answers.iter_mut().filter(|a| a.mti == 430) {
             answer.at_ms = 2_010;

@@ -123,8 +123,13 @@ impl<'a> Model<'a> {
     }
 
     fn post(&mut self, posting: &'a Posting) {
+        self.move_by(posting, 1);
+    }
+
+    /// Apply `posting`'s legs (`sign` 1) or take them back (`sign` -1).
+    fn move_by(&mut self, posting: &'a Posting, sign: i64) {
         for entry in &posting.entries {
-            *self.balances.entry(&entry.account).or_default() += entry.minor;
+            *self.balances.entry(&entry.account).or_default() += sign * entry.minor;
         }
     }
 
@@ -152,9 +157,7 @@ impl<'a> Model<'a> {
         }
         let judged = judge(self);
         for posting in postings {
-            for entry in &posting.entries {
-                *self.balances.entry(&entry.account).or_default() -= entry.minor;
-            }
+            self.move_by(posting, -1);
         }
         judged
     }
@@ -511,19 +514,11 @@ impl Owner {
     }
 }
 
-/// Which arrival each posting belongs to: the next arrival that could
-/// have made it (same key and kind, or the close of its batch), in order;
-/// a posting no arrival explains belongs to the one before. Of several
-/// copies that could have made an untimed posting, the first one the bank
-/// cannot have lost (no crash of it before the next copy), else the last.
-fn owners(
-    ledger: &Ledger,
-    arrivals: &[&RequestSeen],
-    crashes: &[u64],
-    commands: &[&OperatorCommand],
-    kept_until: &dyn Fn(&RequestSeen, u64) -> bool,
-) -> Vec<Owner> {
-    let owns = |posting: &Posting, request: &RequestSeen| match (&request.asked, posting.effect) {
+/// Whether `request` could have made `posting`: same key and kind (and,
+/// for a timed posting, the bank's clock at arrival), or the close of the
+/// batch a settlement pays.
+fn made_by(posting: &Posting, request: &RequestSeen) -> bool {
+    match (&request.asked, posting.effect) {
         (Asked::Financial(_), EffectType::Sale | EffectType::Refund | EffectType::Void) => {
             posting.key.as_ref() == Some(&request.key)
                 && posting.at_ms.is_none_or(|at_ms| at_ms == request.clock_ms)
@@ -534,18 +529,28 @@ fn owners(
             .as_ref()
             .is_some_and(|(terminal, batch)| *terminal == request.key.terminal && *batch == close.batch),
         _ => false,
-    };
-    // Whether the bank may have lost what `copy` did before `next` arrived.
-    let may_have_lost = |copy: &RequestSeen, next: &RequestSeen| {
-        crashes
-            .iter()
-            .any(|&crash| crash >= copy.at_ms && crash < next.at_ms && !kept_until(copy, crash))
-    };
+    }
+}
+
+/// Which arrival each posting belongs to: the next arrival that could
+/// have made it (same key and kind, or the close of its batch), in order;
+/// a posting no arrival explains belongs to the one before. Of several
+/// copies that could have made an untimed posting, the first one the bank
+/// cannot have lost (no crash of it before the next copy), else the last.
+fn owners(
+    ledger: &Ledger,
+    arrivals: &[&RequestSeen],
+    commands: &[&OperatorCommand],
+    may_have_lost: &dyn Fn(&RequestSeen, &RequestSeen) -> bool,
+) -> Vec<Owner> {
     let mut owners: Vec<Owner> = Vec::with_capacity(ledger.postings.len());
     let mut at = 0;
     for (index, posting) in ledger.postings.iter().enumerate() {
         if posting.at_ms.is_some() {
-            if let Some(found) = arrivals[at..].iter().position(|request| owns(posting, request)) {
+            if let Some(found) = arrivals[at..]
+                .iter()
+                .position(|request| made_by(posting, request))
+            {
                 at += found;
             }
             owners.push(Owner { at, earliest: at });
@@ -564,7 +569,7 @@ fn owners(
         let bound = ledger.postings[index + 1..]
             .iter()
             .find(|later| later.at_ms.is_some())
-            .and_then(|later| arrivals[at..].iter().position(|request| owns(later, request)))
+            .and_then(|later| arrivals[at..].iter().position(|request| made_by(later, request)))
             .map_or(arrivals.len(), |found| at + found);
         // A command journalled after it was made bounds when, too.
         let deadline = commands
@@ -573,7 +578,7 @@ fn owners(
             .map(|command| command.at_ms)
             .min();
         let copies: Vec<usize> = (from..bound)
-            .filter(|&i| owns(posting, arrivals[i]))
+            .filter(|&i| made_by(posting, arrivals[i]))
             .filter(|&i| deadline.is_none_or(|deadline| arrivals[i].clock_ms <= deadline))
             .collect();
         let Some(&earliest) = copies.first() else {
@@ -652,7 +657,13 @@ fn judge_bank<'a>(
             .get(&(&copy.key, mti))
             .is_some_and(|answer| answer.at_ms >= copy.at_ms && answer.at_ms <= crash)
     };
-    let owners = owners(ledger, &arrivals, &crashes, &bank_commands, &kept_until);
+    // Whether the bank may have lost what `copy` did before `next` arrived.
+    let may_have_lost = |copy: &RequestSeen, next: &RequestSeen| {
+        crashes
+            .iter()
+            .any(|&crash| crash >= copy.at_ms && crash < next.at_ms && !kept_until(copy, crash))
+    };
+    let owners = owners(ledger, &arrivals, &bank_commands, &may_have_lost);
     let owned: BTreeSet<(usize, &TransactionKey)> = ledger
         .postings
         .iter()
@@ -824,20 +835,13 @@ fn judge_bank<'a>(
                     let next_copy = arrivals[index + 1..]
                         .iter()
                         .find(|later| later.key == request.key && matches!(later.asked, Asked::Close(_)));
-                    let lost = next_copy.is_some_and(|next| {
-                        crashes.iter().any(|&crash| {
-                            crash >= request.at_ms && crash < next.at_ms && !kept_until(request, crash)
-                        })
-                    });
+                    let lost = next_copy.is_some_and(|next| may_have_lost(request, next));
                     // Unless the ledger shows this copy made the payment.
-                    let paid_here = ledger.postings.iter().zip(&owners).any(|(posting, owner)| {
-                        posting.effect == EffectType::Settlement
-                            && posting
-                                .batch
-                                .as_ref()
-                                .is_some_and(|(terminal, number)| terminal == batch.0 && *number == batch.1)
-                            && owner.at <= index
-                    });
+                    let paid_here = ledger
+                        .postings
+                        .iter()
+                        .zip(&owners)
+                        .any(|(posting, owner)| made_by(posting, request) && owner.at <= index);
                     let lost = lost && !paid_here;
                     match lost {
                         true => maybe_open.insert(batch),
