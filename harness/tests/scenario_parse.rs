@@ -391,3 +391,27 @@ fn a_terminal_of_an_unknown_merchant_and_a_misspelt_injection_are_located() {
     let text = TOPOLOGY_AND_HOSTILE.replace("action = \"resend\"\ndelay = \"4s\"", "action = \"resend\"");
     assert_error_at(&text, "\"resend\"", "needs `delay");
 }
+
+#[test]
+fn an_insider_injection_on_a_bank_link_is_located() {
+    let on_bank = |kind: &str| {
+        TOPOLOGY_AND_HOSTILE.replace(
+            "link = \"TERM0003\"\nat = \"2s\"\nkind = \"forge\"",
+            &format!("link = \"bank-a\"\nat = \"2s\"\nkind = \"{kind}\""),
+        )
+    };
+    assert!(
+        on_bank("forge").contains("link = \"bank-a\""),
+        "the fixture changed"
+    );
+    // A forgery on a bank link is a hostile host without the key: allowed.
+    let parsed = parse("test.toml", &on_bank("forge")).map(|_| ());
+    assert!(parsed.is_ok(), "{parsed:?}");
+    for kind in [
+        "insider_other_terminal",
+        "insider_unknown_original",
+        "insider_void_amount",
+    ] {
+        assert_error_at(&on_bank(kind), &format!("\"{kind}\""), "needs a terminal link");
+    }
+}

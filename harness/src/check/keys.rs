@@ -2,7 +2,9 @@
 //! a key with other content (another card, amount, processing code,
 //! merchant or original) is a different transaction and must not be
 //! approved with the answer of the first; and an answer reaches only the
-//! terminal whose key it carries (DE41).
+//! terminal whose key it carries (DE41), or the terminal whose link asked
+//! it (a request naming another terminal is answered to the link it came
+//! on).
 
 use std::collections::BTreeMap;
 
@@ -46,13 +48,26 @@ pub fn key_reuse(history: &History) -> Vec<Violation> {
     // A 63 or 30 rejects a message that was not authentic or well formed
     // and echoes whatever key that message carried: it answers no one.
     let rejections = [ResponseCode::SecurityViolation, ResponseCode::FormatError];
+    // An answer goes back over the link the request came on: a request
+    // naming another terminal that came over this terminal's link (a host
+    // with its key and other software) is answered to this link, which asked.
+    let asked_over: BTreeMap<(&Party, &TransactionKey), u64> = history
+        .requests
+        .iter()
+        .filter(|request| matches!(request.sender, Party::Terminal(_)))
+        .map(|request| ((&request.sender, &request.key), request.at_ms))
+        .rev()
+        .collect();
     for answer in history
         .answers
         .iter()
         .filter(|answer| !rejections.contains(&answer.response))
     {
         if let Party::Terminal(terminal) = &answer.receiver {
-            if &answer.key.terminal != terminal {
+            let asked_here = asked_over
+                .get(&(&answer.receiver, &answer.key))
+                .is_some_and(|&asked_ms| asked_ms <= answer.at_ms);
+            if &answer.key.terminal != terminal && !asked_here {
                 violations.push(violation(
                     Invariant::KeyReuse,
                     vec![answer.key.clone()],

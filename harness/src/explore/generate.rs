@@ -15,7 +15,7 @@ use crate::node::bank::{BankCommand, CardState, MerchantState};
 use crate::node::terminal::{Card, TerminalCommand};
 use crate::node::{all_crash_points, Bugs, Calendar, Millis, OperationId};
 use crate::plan::topology::{merchant_account, terminal_config, Topology};
-use crate::plan::{ArmedCrash, ClockModel, HostId};
+use crate::plan::{ArmedCrash, ClockModel, HostId, LinkId};
 use crate::plan::{
     Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule, RandomMessageFaults,
     TimedInjection,
@@ -595,6 +595,39 @@ fn hostile_injections(rng: &mut dyn RngCore, fault_phase_ms: u64) -> Vec<TimedIn
     injections
 }
 
+const INSIDER_STREAM: u64 = 0x1A51_DE25;
+
+/// Some seeds put an insider on terminal links: a host with the terminal's
+/// key sending requests the reference terminal never builds (another
+/// terminal's id, a refund of nothing, a void for a wrong amount). Drawn
+/// from a stream of their own, so every other draw of the seed is the
+/// same with or without them.
+fn insiders(seed: u64, topology: &Topology, faults: &mut FaultPlan, fault_phase_ms: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ INSIDER_STREAM);
+    if !rng.random_bool(1.0 / 8.0) {
+        return;
+    }
+    for link in topology.links() {
+        if !matches!(link, LinkId::Terminal(_)) || !rng.random_bool(0.5) {
+            continue;
+        }
+        let injections = &mut faults.links.entry(link).or_default().injections;
+        for _ in 0..rng.random_range(1..=2) {
+            let nth = rng.random_range(1..=4);
+            let injection = match rng.random_range(0..3) {
+                0 => Injection::InsiderOtherTerminal { nth },
+                1 => Injection::InsiderUnknownOriginal { nth },
+                _ => Injection::InsiderVoidAmount { nth },
+            };
+            injections.push(TimedInjection {
+                at_ms: rng.random_range(0..fault_phase_ms),
+                injection,
+            });
+        }
+        injections.sort_by_key(|timed| timed.at_ms);
+    }
+}
+
 fn fault_plan(rng: &mut dyn RngCore, topology: &Topology, fault_phase_ms: u64) -> FaultPlan {
     let swarm = draw_swarm(rng);
     let mut faults = FaultPlan::default();
@@ -703,7 +736,8 @@ pub fn generate_from(rng: &mut dyn RngCore, seed: u64, bugs: &Bugs, bounds: &Bou
     topology.set_bugs(bugs);
     let fault_phase_ms = rng.random_range(bounds.fault_phase_ms.clone());
     let workload = workload(rng, &topology, fault_phase_ms, bounds.operations.clone());
-    let faults = fault_plan(rng, &topology, fault_phase_ms);
+    let mut faults = fault_plan(rng, &topology, fault_phase_ms);
+    insiders(seed, &topology, &mut faults, fault_phase_ms);
     let workload = lives::add_lives(seed, &mut topology, workload, fault_phase_ms);
     // Some days nobody closes the batches: no end-of-day reconciliation
     // repairs what the day broke.

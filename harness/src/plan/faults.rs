@@ -158,6 +158,53 @@ pub enum Injection {
         /// Which captured request.
         nth: u32,
     },
+    /// An insider (a terminal with the link's right key and wrong
+    /// software): the n-th request seen, naming another terminal in DE41,
+    /// with a new STAN and a valid MAC. Terminal links only.
+    InsiderOtherTerminal {
+        /// Which captured request.
+        nth: u32,
+    },
+    /// An insider: the n-th financial request seen, made a refund of a
+    /// sale nobody made (DE90 names a STAN never used), with a new STAN
+    /// and a valid MAC. Terminal links only.
+    InsiderUnknownOriginal {
+        /// Which captured financial request (0200/0201).
+        nth: u32,
+    },
+    /// An insider: a void of the n-th financial request seen, for one
+    /// minor unit more than that request's amount, with a new STAN and a
+    /// valid MAC. Terminal links only.
+    InsiderVoidAmount {
+        /// Which captured financial request (0200/0201).
+        nth: u32,
+    },
+}
+
+impl Injection {
+    /// Which captured request it starts from (1-based).
+    pub fn nth(&self) -> u32 {
+        match *self {
+            Injection::Replay { nth }
+            | Injection::TamperAmount { nth }
+            | Injection::Forge { nth }
+            | Injection::InsiderOtherTerminal { nth }
+            | Injection::InsiderUnknownOriginal { nth }
+            | Injection::InsiderVoidAmount { nth } => nth,
+        }
+    }
+
+    /// Whether it is signed with the link's own key (an insider), which
+    /// only a terminal link's hostile host can hold: the switch trusts its
+    /// bank links, and the bank the switch.
+    pub fn is_insider(&self) -> bool {
+        matches!(
+            self,
+            Injection::InsiderOtherTerminal { .. }
+                | Injection::InsiderUnknownOriginal { .. }
+                | Injection::InsiderVoidAmount { .. }
+        )
+    }
 }
 
 /// An injection at a simulated time.

@@ -394,20 +394,30 @@ fn peer_host(peer: &str) -> &str {
 
 /// How a hostile message was made, in words: the trace writes the
 /// injection as data (`Replay { nth: 1 }`, `TamperAmount { nth: 2 }`,
-/// `Forge { nth: 1 }`); anything else is kept as it is.
+/// `Forge { nth: 1 }`, `InsiderVoidAmount { nth: 1 }`); anything else is
+/// kept as it is.
 fn injection_words(how: &str) -> String {
     let (kind, rest) = how.split_once(' ').unwrap_or((how, ""));
     let kind = match kind {
         "Replay" => "replay",
         "TamperAmount" => "amount tampered",
         "Forge" => "forged",
+        "InsiderOtherTerminal" => "insider: another terminal's id on",
+        "InsiderUnknownOriginal" => "insider: a refund of a sale nobody made, from",
+        "InsiderVoidAmount" => "insider: a void for one unit more of",
         _ => return how.to_string(),
     };
     let nth = rest
         .trim_matches(|c| c == '{' || c == '}' || c == ' ')
         .strip_prefix("nth: ")
         .and_then(|nth| nth.parse::<u32>().ok());
+    let financial = if kind.starts_with("insider: a ") {
+        "financial "
+    } else {
+        ""
+    };
     match nth {
+        Some(nth) if kind.starts_with("insider") => format!("{kind} {financial}request #{nth}"),
         Some(nth) => format!("{kind} of request #{nth}"),
         None => kind.to_string(),
     }
@@ -981,6 +991,14 @@ mod tests {
         assert_eq!(injection_words("Forge { nth: 3 }"), "forged of request #3");
         assert_eq!(injection_words("Forge"), "forged");
         assert_eq!(injection_words("something new"), "something new");
+        assert_eq!(
+            injection_words("InsiderVoidAmount { nth: 2 }"),
+            "insider: a void for one unit more of financial request #2"
+        );
+        assert_eq!(
+            injection_words("InsiderOtherTerminal { nth: 1 }"),
+            "insider: another terminal's id on request #1"
+        );
     }
 
     #[test]

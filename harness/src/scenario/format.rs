@@ -104,6 +104,10 @@ pub struct TopologyChanges {
     /// `[topology.timeouts]`: node timeouts.
     #[serde(default, skip_serializing_if = "is_default")]
     pub timeouts: TimeoutsFile,
+    /// How many requests the switch keeps toward the banks (in flight, and
+    /// reversals queued) before it answers a new one 91 itself (64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_pending_max: Option<Spanned<u32>>,
 }
 
 /// One card.

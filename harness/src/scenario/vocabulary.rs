@@ -195,12 +195,21 @@ pub enum InjectionKind {
     TamperAmount,
     /// A request made up from a seen one.
     Forge,
+    /// An insider's seen request naming another terminal.
+    InsiderOtherTerminal,
+    /// An insider's refund of a sale nobody made.
+    InsiderUnknownOriginal,
+    /// An insider's void of a seen sale for a wrong amount.
+    InsiderVoidAmount,
 }
 
 named!(InjectionKind {
     Replay = "replay",
     TamperAmount = "tamper_amount",
     Forge = "forge",
+    InsiderOtherTerminal = "insider_other_terminal",
+    InsiderUnknownOriginal = "insider_unknown_original",
+    InsiderVoidAmount = "insider_void_amount",
 });
 
 impl InjectionKind {
@@ -210,6 +219,9 @@ impl InjectionKind {
             InjectionKind::Replay => Injection::Replay { nth },
             InjectionKind::TamperAmount => Injection::TamperAmount { nth },
             InjectionKind::Forge => Injection::Forge { nth },
+            InjectionKind::InsiderOtherTerminal => Injection::InsiderOtherTerminal { nth },
+            InjectionKind::InsiderUnknownOriginal => Injection::InsiderUnknownOriginal { nth },
+            InjectionKind::InsiderVoidAmount => Injection::InsiderVoidAmount { nth },
         }
     }
 
@@ -219,6 +231,9 @@ impl InjectionKind {
             Injection::Replay { nth } => (InjectionKind::Replay, nth),
             Injection::TamperAmount { nth } => (InjectionKind::TamperAmount, nth),
             Injection::Forge { nth } => (InjectionKind::Forge, nth),
+            Injection::InsiderOtherTerminal { nth } => (InjectionKind::InsiderOtherTerminal, nth),
+            Injection::InsiderUnknownOriginal { nth } => (InjectionKind::InsiderUnknownOriginal, nth),
+            Injection::InsiderVoidAmount { nth } => (InjectionKind::InsiderVoidAmount, nth),
         }
     }
 }

@@ -156,6 +156,15 @@ fn topology(plan: &Plan) -> Result<TopologyChanges, String> {
         terminals,
         maintenance: maintenance.collect(),
         timeouts: timeouts(plan, &standard)?,
+        switch_pending_max: match changed(plan.topology.switch.pending_max, standard.switch.pending_max) {
+            None => None,
+            Some(max) => Some(written(u32::try_from(max).map_err(|_| {
+                format!(
+                    "a switch that keeps {max} requests has no scenario form (at most {})",
+                    u32::MAX
+                )
+            })?)),
+        },
     })
 }
 

@@ -12,6 +12,7 @@ use super::tally::LinkFired;
 use super::trace::{describe_message, EventKind};
 use crate::plan::{Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule};
 use crate::wire::types::ProcessingCode;
+use crate::wire::MacKey;
 
 /// One delivery the proxy decided on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +34,24 @@ pub struct FaultProxy {
     held: usize,
     captured: Vec<Vec<u8>>,
     injected: usize,
+    insider_key: Option<MacKey>,
     fired: LinkFired,
 }
 
 /// Requests a proxy keeps for a hostile host to replay or forge from.
 const CAPTURED_MAX: usize = 256;
+
+/// The terminal id an insider names instead of its own: no terminal of any
+/// topology (ids are the operator's, this one is reserved).
+pub const INSIDER_TERMINAL: &str = "ROGUE999";
+
+/// DE90 naming a 0200 of `stan` at the local date and time of `request`
+/// (DE13 + DE12), acquired by its DE32.
+fn original_data(request: &crate::wire::Message, stan: u32) -> Option<String> {
+    let date_time = format!("{}{}", request.text(13)?, request.text(12)?);
+    let acquirer = request.text(32)?;
+    Some(format!("0200{stan:06}{date_time}{acquirer:0>11}{:011}", 0))
+}
 
 const PPM: u32 = 1_000_000;
 
@@ -92,8 +106,16 @@ impl FaultProxy {
             held: 0,
             captured: Vec::new(),
             injected: 0,
+            insider_key: None,
             fired,
         }
+    }
+
+    /// The key an insider on this link signs with (a terminal link's own
+    /// key); without one, insider injections find nothing to send.
+    pub fn with_insider_key(mut self, key: MacKey) -> FaultProxy {
+        self.insider_key = Some(key);
+        self
     }
 
     /// The link's proxy host name, as given.
@@ -172,7 +194,7 @@ impl FaultProxy {
             let index = self.injected;
             self.injected += 1;
             let link = self.link.clone();
-            match self.build_injection(&injection) {
+            match self.build_injection(&injection, index) {
                 Some(bytes) => {
                     self.fired.injections[index] += 1;
                     let message = describe_message(&bytes);
@@ -193,10 +215,11 @@ impl FaultProxy {
         (messages, events)
     }
 
-    fn build_injection(&self, injection: &Injection) -> Option<Vec<u8>> {
-        let nth = match injection {
-            Injection::Replay { nth } | Injection::TamperAmount { nth } | Injection::Forge { nth } => *nth,
-        };
+    fn build_injection(&self, injection: &Injection, index: usize) -> Option<Vec<u8>> {
+        let nth = injection.nth();
+        if injection.is_insider() {
+            return self.build_insider(injection, nth, index);
+        }
         let captured = self.captured.get((nth as usize).checked_sub(1)?)?;
         if let Injection::Replay { .. } = injection {
             return Some(captured.clone());
@@ -217,6 +240,51 @@ impl FaultProxy {
                 crate::wire::sign(&mut message, &crate::wire::MacKey([0xEE; 16])).ok()
             }
         }
+    }
+
+    /// An insider's request: made from a captured one the way the reference
+    /// terminal never makes a request, under a STAN of its own (one per
+    /// injection of the link, so it is no copy of anything) and signed with
+    /// the link's key.
+    fn build_insider(&self, injection: &Injection, nth: u32, index: usize) -> Option<Vec<u8>> {
+        let key = self.insider_key.as_ref()?;
+        let seen = (nth as usize).checked_sub(1)?;
+        let financial = |bytes: &&Vec<u8>| selectors(bytes).mti.is_some_and(|mti| mti == 200 || mti == 201);
+        let captured = match injection {
+            Injection::InsiderOtherTerminal { .. } => self.captured.get(seen)?,
+            _ => self.captured.iter().filter(financial).nth(seen)?,
+        };
+        let mut message = crate::wire::decode(captured).ok()?;
+        let original = message.clone();
+        let stan = 800_001 + index % 100_000;
+        message.set_text(11, &format!("{stan:06}"));
+        if let Some(rrn) = message
+            .text(37)
+            .map(|rrn| format!("{}{stan:06}", &rrn[..rrn.len().min(6)]))
+        {
+            message.set_text(37, &rrn);
+        }
+        match injection {
+            Injection::InsiderOtherTerminal { .. } => {
+                message.set_text(41, INSIDER_TERMINAL);
+            }
+            Injection::InsiderUnknownOriginal { .. } => {
+                message.mti = crate::wire::Mti::parse("0200")?;
+                message.set_text(3, ProcessingCode::Refund.to_wire());
+                // A STAN the terminal never used for anything: the
+                // original's time is the captured request's own.
+                message.set_text(90, &original_data(&original, 999_999)?);
+            }
+            _ => {
+                let sale_stan: u32 = original.text(11)?.parse().ok()?;
+                let amount: u64 = original.text(4)?.parse().ok()?;
+                message.mti = crate::wire::Mti::parse("0200")?;
+                message.set_text(3, ProcessingCode::Void.to_wire());
+                message.set_text(4, &format!("{:012}", (amount + 1).min(999_999_999_999)));
+                message.set_text(90, &original_data(&original, sale_stan)?);
+            }
+        }
+        crate::wire::sign(&mut message, key).ok()
     }
 
     fn chance(&mut self, ppm: u32) -> bool {
@@ -323,7 +391,7 @@ impl FaultProxy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::RandomMessageFaults;
+    use crate::plan::{RandomMessageFaults, TimedInjection};
     use crate::wire::{encode, Message, Mti};
 
     fn message(mti: &str, stan: &str) -> Vec<u8> {
@@ -339,6 +407,78 @@ mod tests {
             from_ms: None,
             until_ms: None,
         }
+    }
+
+    fn financial(stan: &str, processing: &str, amount: &str) -> Vec<u8> {
+        let mut message = Message::new(Mti::parse("0200").unwrap());
+        message
+            .set_text(3, processing)
+            .set_text(4, amount)
+            .set_text(11, stan)
+            .set_text(12, "101500")
+            .set_text(13, "1122")
+            .set_text(32, "12345")
+            .set_text(37, "RRN000000042")
+            .set_text(41, "TERM0001");
+        crate::wire::sign(&mut message, &MacKey([7; 16])).unwrap()
+    }
+
+    #[test]
+    fn an_insider_signs_with_the_link_key_under_a_stan_of_its_own() {
+        let key = MacKey([7; 16]);
+        let injections = [
+            Injection::InsiderOtherTerminal { nth: 1 },
+            Injection::InsiderUnknownOriginal { nth: 2 },
+            Injection::InsiderVoidAmount { nth: 1 },
+        ];
+        let faults = LinkFaults {
+            injections: injections
+                .iter()
+                .map(|injection| TimedInjection {
+                    at_ms: 10,
+                    injection: injection.clone(),
+                })
+                .collect(),
+            ..LinkFaults::default()
+        };
+        let mut proxy = FaultProxy::new("t>s", faults.clone(), 1).with_insider_key(key);
+        // A close between the two financial requests: the financial
+        // crafts count financial requests only.
+        for bytes in [
+            financial("000001", "000000", "000000001250"),
+            message("0500", "000002"),
+            financial("000003", "000000", "000000000700"),
+        ] {
+            proxy.on_message(Direction::Request, bytes, 0);
+        }
+        let (sent, _) = proxy.due_injections(10);
+        assert_eq!(sent.len(), 3, "every insider injection fired");
+        let decoded: Vec<Message> = sent
+            .iter()
+            .map(|bytes| crate::wire::verify(bytes, &key).expect("signed with the link's key"))
+            .collect();
+        let field = |index: usize, number: u8| decoded[index].text(number).unwrap().to_string();
+        assert_eq!(field(0, 41), INSIDER_TERMINAL);
+        assert_eq!(
+            [field(0, 11), field(1, 11), field(2, 11)],
+            ["800001", "800002", "800003"]
+        );
+        assert_eq!(field(1, 3), "200000", "a refund");
+        assert_eq!(&field(1, 90)[..10], "0200999999", "of a STAN nobody used");
+        assert_eq!(field(1, 4), "000000000700", "from the 2nd financial request");
+        assert_eq!(field(2, 3), "020000", "a void");
+        assert_eq!(field(2, 4), "000000001251", "one minor unit more");
+        assert_eq!(&field(2, 90)[..20], "02000000011122101500", "of the 1st sale");
+        assert_eq!(proxy.fired().injections, [1, 1, 1]);
+        // Without the key an insider has nothing to sign with.
+        let mut keyless = FaultProxy::new("t>s", faults, 1);
+        keyless.on_message(
+            Direction::Request,
+            financial("000001", "000000", "000000001250"),
+            0,
+        );
+        assert!(keyless.due_injections(10).0.is_empty());
+        assert_eq!(keyless.fired().injections, [0, 0, 0]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::trace::{Event, EventKind};
 use super::SimError;
 use crate::node::StateMachine;
 use crate::plan::LinkFaults;
+use crate::wire::MacKey;
 
 /// Simulated seconds since the UNIX epoch at which every run starts, so
 /// nothing depends on the wall clock.
@@ -146,7 +147,8 @@ impl<'a> Runner<'a> {
     }
 
     /// Register a fault proxy host named `name` for a link, listening on
-    /// `listen_port` and forwarding to `server_address`.
+    /// `listen_port` and forwarding to `server_address`; an insider on the
+    /// link signs with `insider_key`.
     pub fn add_proxy(
         &mut self,
         name: &str,
@@ -154,8 +156,13 @@ impl<'a> Runner<'a> {
         server_address: String,
         faults: LinkFaults,
         seed: u64,
+        insider_key: Option<MacKey>,
     ) {
-        let proxy = Rc::new(RefCell::new(FaultProxy::new(name, faults, seed)));
+        let mut proxy = FaultProxy::new(name, faults, seed);
+        if let Some(key) = insider_key {
+            proxy = proxy.with_insider_key(key);
+        }
+        let proxy = Rc::new(RefCell::new(proxy));
         self.proxies.push(proxy.clone());
         let shared = self.shared.clone();
         let host = name.to_string();

@@ -220,6 +220,13 @@ pub fn tally(
                 Injection::Replay { nth } => ("replay", nth),
                 Injection::TamperAmount { nth } => ("tamper the amount of", nth),
                 Injection::Forge { nth } => ("forge from", nth),
+                Injection::InsiderOtherTerminal { nth } => ("as an insider, name another terminal in", nth),
+                Injection::InsiderUnknownOriginal { nth } => {
+                    ("as an insider, refund a sale nobody made, from financial", nth)
+                }
+                Injection::InsiderVoidAmount { nth } => {
+                    ("as an insider, void for one unit more than financial", nth)
+                }
             };
             let fault = format!(
                 "{what} request #{nth} on {} at {} ms",

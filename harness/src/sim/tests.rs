@@ -218,6 +218,7 @@ fn run(plan: Plan) -> Outcome {
         "server:8000".into(),
         plan.faults,
         plan.seed ^ 0x5eed,
+        None,
     );
     for stan in 1..=plan.pings {
         let commands = client_commands.clone();

@@ -186,6 +186,7 @@ fn add_banks(runner: &mut Runner, plan: &Plan) -> Vec<Slots<Bank>> {
             format!("{name}:{BANK_PORT}"),
             faults,
             seed,
+            None,
         );
         banks.push(Slots { spec: host });
     }
@@ -226,6 +227,7 @@ fn add_terminals(runner: &mut Runner, plan: &Plan) -> Vec<Slots<Terminal>> {
             format!("{SWITCH_HOST}:{SWITCH_PORT}"),
             faults,
             seed,
+            Some(config.key),
         );
         let mut host = spec::<Terminal>(config.clone(), Peer::Terminal(config.terminal.clone()), plan);
         host.dials

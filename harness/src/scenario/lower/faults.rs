@@ -9,8 +9,8 @@ use serde_spanned::Spanned;
 use super::Lowerer;
 use crate::node::all_crash_points;
 use crate::plan::{
-    ArmedCrash, ClockModel, Direction, FaultPlan, LinkFaults, LinkPartition, MessageAction, MessageMatch,
-    MessageRule, TimedCrash, TimedInjection,
+    ArmedCrash, ClockModel, Direction, FaultPlan, LinkFaults, LinkId, LinkPartition, MessageAction,
+    MessageMatch, MessageRule, TimedCrash, TimedInjection,
 };
 use crate::scenario::format::{CrashFile, FaultsFile, MessageFaultFile, Text};
 use crate::scenario::parse::{parse_rate_ppm, parse_signed_duration_ms, ScenarioError};
@@ -118,10 +118,10 @@ impl Lowerer<'_> {
             let drift_ppm = clock.drift_ppm.as_ref().map_or(0, |d| *d.get_ref());
             plan.clocks.insert(host, ClockModel { offset_ms, drift_ppm });
         }
-        for injection in &file.injections {
-            let link = self.link(&injection.link);
-            let at_ms = self.duration(&injection.at);
-            let nth = match &injection.nth {
+        for injection_file in &file.injections {
+            let link = self.link(&injection_file.link);
+            let at_ms = self.duration(&injection_file.at);
+            let nth = match &injection_file.nth {
                 Some(value) if *value.get_ref() == 0 => {
                     self.error(value.span(), "`nth` counts from 1");
                     None
@@ -131,8 +131,20 @@ impl Lowerer<'_> {
             };
             let nth_value = nth.unwrap_or(1);
             let kind = self
-                .named::<InjectionKind>("injection", &injection.kind)
+                .named::<InjectionKind>("injection", &injection_file.kind)
                 .map(|kind| kind.injection(nth_value));
+            // Only a terminal link's hostile host can hold the link's key:
+            // the switch trusts its bank links and the bank the switch.
+            let kind = match (&link, kind) {
+                (Some(LinkId::Bank(_)), Some(insider)) if insider.is_insider() => {
+                    self.error(
+                        injection_file.kind.span(),
+                        "an insider injection needs a terminal link: on a bank link the switch itself would be the insider",
+                    );
+                    None
+                }
+                (_, kind) => kind,
+            };
             if let (Some(link), Some(at_ms), Some(_), Some(injection)) = (link, at_ms, nth, kind) {
                 plan.links
                     .entry(link)

@@ -35,6 +35,14 @@ impl Lowerer<'_> {
                     .push((Millis(from), Millis(until)));
             }
         }
+        if let Some(value) = &changes.switch_pending_max {
+            match *value.get_ref() {
+                0 => {
+                    self.error(value.span(), "the switch must be able to keep at least 1 request");
+                }
+                max => self.topology.switch.pending_max = max as usize,
+            }
+        }
         let timeouts = &changes.timeouts;
         if let Some(value) = &timeouts.terminal_response {
             if let Some(ms) = self.positive(value) {
