@@ -51,13 +51,15 @@ pub fn key_reuse(history: &History) -> Vec<Violation> {
     // An answer goes back over the link the request came on: a request
     // naming another terminal that came over this terminal's link (a host
     // with its key and other software) is answered to this link, which asked.
-    let asked_over: BTreeMap<(&Party, &TransactionKey), u64> = history
-        .requests
-        .iter()
-        .filter(|request| matches!(request.sender, Party::Terminal(_)))
-        .map(|request| ((&request.sender, &request.key), request.at_ms))
-        .rev()
-        .collect();
+    // The first time each terminal link asked each key.
+    let mut asked_over: BTreeMap<(&Party, &TransactionKey), u64> = BTreeMap::new();
+    for request in &history.requests {
+        if let Party::Terminal(_) = request.sender {
+            asked_over
+                .entry((&request.sender, &request.key))
+                .or_insert(request.at_ms);
+        }
+    }
     for answer in history
         .answers
         .iter()

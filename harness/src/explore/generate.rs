@@ -576,15 +576,18 @@ fn scripted_rule(rng: &mut dyn RngCore, fault_phase_ms: u64) -> MessageRule {
     }
 }
 
-fn hostile_injections(rng: &mut dyn RngCore, fault_phase_ms: u64) -> Vec<TimedInjection> {
-    let mut injections: Vec<TimedInjection> = (0..rng.random_range(1..=3))
+/// Injections of the three `kinds` (a kind is a constructor from `nth`),
+/// `count` of them at random times of the fault phase, in time order.
+fn draw_injections(
+    rng: &mut dyn RngCore,
+    count: RangeInclusive<u32>,
+    kinds: [fn(u32) -> Injection; 3],
+    fault_phase_ms: u64,
+) -> Vec<TimedInjection> {
+    let mut injections: Vec<TimedInjection> = (0..rng.random_range(count))
         .map(|_| {
             let nth = rng.random_range(1..=4);
-            let injection = match rng.random_range(0..3) {
-                0 => Injection::Replay { nth },
-                1 => Injection::TamperAmount { nth },
-                _ => Injection::Forge { nth },
-            };
+            let injection = kinds[rng.random_range(0..3) as usize](nth);
             TimedInjection {
                 at_ms: rng.random_range(0..fault_phase_ms),
                 injection,
@@ -593,6 +596,15 @@ fn hostile_injections(rng: &mut dyn RngCore, fault_phase_ms: u64) -> Vec<TimedIn
         .collect();
     injections.sort_by_key(|timed| timed.at_ms);
     injections
+}
+
+fn hostile_injections(rng: &mut dyn RngCore, fault_phase_ms: u64) -> Vec<TimedInjection> {
+    let kinds: [fn(u32) -> Injection; 3] = [
+        |nth| Injection::Replay { nth },
+        |nth| Injection::TamperAmount { nth },
+        |nth| Injection::Forge { nth },
+    ];
+    draw_injections(rng, 1..=3, kinds, fault_phase_ms)
 }
 
 const INSIDER_STREAM: u64 = 0x1A51_DE25;
@@ -611,19 +623,14 @@ fn insiders(seed: u64, topology: &Topology, faults: &mut FaultPlan, fault_phase_
         if !matches!(link, LinkId::Terminal(_)) || !rng.random_bool(0.5) {
             continue;
         }
+        let kinds: [fn(u32) -> Injection; 3] = [
+            |nth| Injection::InsiderOtherTerminal { nth },
+            |nth| Injection::InsiderUnknownOriginal { nth },
+            |nth| Injection::InsiderVoidAmount { nth },
+        ];
+        let drawn = draw_injections(&mut rng, 1..=2, kinds, fault_phase_ms);
         let injections = &mut faults.links.entry(link).or_default().injections;
-        for _ in 0..rng.random_range(1..=2) {
-            let nth = rng.random_range(1..=4);
-            let injection = match rng.random_range(0..3) {
-                0 => Injection::InsiderOtherTerminal { nth },
-                1 => Injection::InsiderUnknownOriginal { nth },
-                _ => Injection::InsiderVoidAmount { nth },
-            };
-            injections.push(TimedInjection {
-                at_ms: rng.random_range(0..fault_phase_ms),
-                injection,
-            });
-        }
+        injections.extend(drawn);
         injections.sort_by_key(|timed| timed.at_ms);
     }
 }

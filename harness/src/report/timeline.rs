@@ -398,27 +398,25 @@ fn peer_host(peer: &str) -> &str {
 /// kept as it is.
 fn injection_words(how: &str) -> String {
     let (kind, rest) = how.split_once(' ').unwrap_or((how, ""));
-    let kind = match kind {
-        "Replay" => "replay",
-        "TamperAmount" => "amount tampered",
-        "Forge" => "forged",
-        "InsiderOtherTerminal" => "insider: another terminal's id on",
-        "InsiderUnknownOriginal" => "insider: a refund of a sale nobody made, from",
-        "InsiderVoidAmount" => "insider: a void for one unit more of",
+    // What was done, and to which request the number counts.
+    let (kind, of) = match kind {
+        "Replay" => ("replay", "of request"),
+        "TamperAmount" => ("amount tampered", "of request"),
+        "Forge" => ("forged", "of request"),
+        "InsiderOtherTerminal" => ("insider: another terminal's id on", "request"),
+        "InsiderUnknownOriginal" => (
+            "insider: a refund of a sale nobody made, from",
+            "financial request",
+        ),
+        "InsiderVoidAmount" => ("insider: a void for one unit more of", "financial request"),
         _ => return how.to_string(),
     };
     let nth = rest
         .trim_matches(|c| c == '{' || c == '}' || c == ' ')
         .strip_prefix("nth: ")
         .and_then(|nth| nth.parse::<u32>().ok());
-    let financial = if kind.starts_with("insider: a ") {
-        "financial "
-    } else {
-        ""
-    };
     match nth {
-        Some(nth) if kind.starts_with("insider") => format!("{kind} {financial}request #{nth}"),
-        Some(nth) => format!("{kind} of request #{nth}"),
+        Some(nth) => format!("{kind} {of} #{nth}"),
         None => kind.to_string(),
     }
 }

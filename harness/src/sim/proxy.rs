@@ -11,8 +11,9 @@ use rand_chacha::ChaCha8Rng;
 use super::tally::LinkFired;
 use super::trace::{describe_message, EventKind};
 use crate::plan::{Direction, Injection, LinkFaults, MessageAction, MessageMatch, MessageRule};
-use crate::wire::types::ProcessingCode;
-use crate::wire::MacKey;
+use crate::wire::typed::OriginalData;
+use crate::wire::types::{Amount, InstitutionId, ProcessingCode, Stan, TransmissionTime};
+use crate::wire::{MacKey, Mti};
 
 /// One delivery the proxy decided on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +48,14 @@ pub const INSIDER_TERMINAL: &str = "ROGUE999";
 
 /// DE90 naming a 0200 of `stan` at the local date and time of `request`
 /// (DE13 + DE12), acquired by its DE32.
-fn original_data(request: &crate::wire::Message, stan: u32) -> Option<String> {
+fn naming(request: &crate::wire::Message, stan: Stan) -> Option<OriginalData> {
     let date_time = format!("{}{}", request.text(13)?, request.text(12)?);
-    let acquirer = request.text(32)?;
-    Some(format!("0200{stan:06}{date_time}{acquirer:0>11}{:011}", 0))
+    Some(OriginalData {
+        mti: Mti::from_value(200)?,
+        stan,
+        local_date_time: TransmissionTime::from_wire(&date_time).ok()?,
+        acquirer: InstitutionId::new(request.text(32)?).ok()?,
+    })
 }
 
 const PPM: u32 = 1_000_000;
@@ -216,10 +221,10 @@ impl FaultProxy {
     }
 
     fn build_injection(&self, injection: &Injection, index: usize) -> Option<Vec<u8>> {
-        let nth = injection.nth();
         if injection.is_insider() {
-            return self.build_insider(injection, nth, index);
+            return self.build_insider(injection, index);
         }
+        let nth = injection.nth();
         let captured = self.captured.get((nth as usize).checked_sub(1)?)?;
         if let Injection::Replay { .. } = injection {
             return Some(captured.clone());
@@ -246,9 +251,9 @@ impl FaultProxy {
     /// terminal never makes a request, under a STAN of its own (one per
     /// injection of the link, so it is no copy of anything) and signed with
     /// the link's key.
-    fn build_insider(&self, injection: &Injection, nth: u32, index: usize) -> Option<Vec<u8>> {
+    fn build_insider(&self, injection: &Injection, index: usize) -> Option<Vec<u8>> {
         let key = self.insider_key.as_ref()?;
-        let seen = (nth as usize).checked_sub(1)?;
+        let seen = (injection.nth() as usize).checked_sub(1)?;
         let financial = |bytes: &&Vec<u8>| selectors(bytes).mti.is_some_and(|mti| mti == 200 || mti == 201);
         let captured = match injection {
             Injection::InsiderOtherTerminal { .. } => self.captured.get(seen)?,
@@ -256,11 +261,11 @@ impl FaultProxy {
         };
         let mut message = crate::wire::decode(captured).ok()?;
         let original = message.clone();
-        let stan = 800_001 + index % 100_000;
-        message.set_text(11, &format!("{stan:06}"));
+        let stan = Stan::new(800_001 + (index % 100_000) as u32)?;
+        message.set_text(11, &stan.to_wire());
         if let Some(rrn) = message
             .text(37)
-            .map(|rrn| format!("{}{stan:06}", &rrn[..rrn.len().min(6)]))
+            .map(|rrn| format!("{}{}", &rrn[..rrn.len().min(6)], stan.to_wire()))
         {
             message.set_text(37, &rrn);
         }
@@ -269,19 +274,19 @@ impl FaultProxy {
                 message.set_text(41, INSIDER_TERMINAL);
             }
             Injection::InsiderUnknownOriginal { .. } => {
-                message.mti = crate::wire::Mti::parse("0200")?;
+                message.mti = Mti::from_value(200)?;
                 message.set_text(3, ProcessingCode::Refund.to_wire());
                 // A STAN the terminal never used for anything: the
                 // original's time is the captured request's own.
-                message.set_text(90, &original_data(&original, 999_999)?);
+                message.set_text(90, &naming(&original, Stan::new(999_999)?)?.to_wire());
             }
             _ => {
-                let sale_stan: u32 = original.text(11)?.parse().ok()?;
                 let amount: u64 = original.text(4)?.parse().ok()?;
-                message.mti = crate::wire::Mti::parse("0200")?;
+                message.mti = Mti::from_value(200)?;
                 message.set_text(3, ProcessingCode::Void.to_wire());
-                message.set_text(4, &format!("{:012}", (amount + 1).min(999_999_999_999)));
-                message.set_text(90, &original_data(&original, sale_stan)?);
+                message.set_text(4, &format!("{:012}", (amount + 1).min(Amount::MAX.minor_units())));
+                let sale_stan = Stan::from_wire(original.text(11)?).ok()?;
+                message.set_text(90, &naming(&original, sale_stan)?.to_wire());
             }
         }
         crate::wire::sign(&mut message, key).ok()
